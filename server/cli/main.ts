@@ -1,0 +1,110 @@
+import { FerryError } from "../errors";
+import { readVmxFile } from "../input/vmx-file";
+import { printSource } from "../vmx";
+import { formatSummary } from "./summary";
+
+/**
+ * `ferry`: the command line. Speaks virt-v2v's dialect
+ * (`ferry -i vmx FILE.vmx --print-source`) plus `ferry inspect`.
+ */
+
+const USAGE = `usage:
+  ferry inspect FILE.vmx [--json]        show what the VMX says about the guest
+  ferry -i vmx FILE.vmx --print-source   the source block, as virt-v2v prints it
+  ferry --help | --version
+`;
+
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+class UsageError extends Error {}
+
+export function run(argv: string[], io: CliIo): number {
+  try {
+    return dispatch(argv, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`ferry: error: ${e.message}\n${USAGE}`);
+      return 1;
+    }
+    if (e instanceof FerryError) {
+      io.err(`ferry: error: ${e.describe()}\n${e.hint ? `ferry: hint: ${e.hint}\n` : ""}`);
+      return 1;
+    }
+    io.err(`ferry: error: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+function dispatch(argv: string[], io: CliIo): number {
+  if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
+    io.out(USAGE);
+    return argv.length === 0 ? 1 : 0;
+  }
+  if (argv.includes("--version") || argv.includes("-V")) {
+    io.out("ferry 0.1.0\n");
+    return 0;
+  }
+  if (argv[0] === "inspect") return inspect(argv.slice(1), io);
+  return v2v(argv, io);
+}
+
+function load(file: string) {
+  const r = readVmxFile(file);
+  if (!r.ok) throw r.error;
+  return r.vm;
+}
+
+function inspect(args: string[], io: CliIo): number {
+  let json = false;
+  const files: string[] = [];
+  for (const a of args) {
+    if (a === "--json") json = true;
+    else if (a.startsWith("-")) throw new UsageError(`inspect: unknown option ${a}`);
+    else files.push(a);
+  }
+  if (files.length !== 1) throw new UsageError("inspect takes exactly one .vmx file");
+  const vm = load(files[0]!);
+  io.out(json ? JSON.stringify(vm, null, 2) + "\n" : formatSummary(vm));
+  return 0;
+}
+
+/** virt-v2v-style options: -i vmx FILE, --print-source. */
+function v2v(args: string[], io: CliIo): number {
+  let input: string | null = null;
+  let printSrc = false;
+  const files: string[] = [];
+  const output: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === "-i") input = value();
+    else if (a === "--print-source") printSrc = true;
+    else if (a === "-o" || a === "-os" || a === "-of" || a === "-oa" || a === "-on") output.push(a, value());
+    else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
+    else files.push(a);
+  }
+  if (input !== "vmx") throw new UsageError(input === null ? "-i vmx is required" : `-i ${input}: only -i vmx is supported`);
+  if (files.length !== 1) throw new UsageError("-i vmx takes exactly one .vmx file");
+  const vm = load(files[0]!);
+  if (printSrc) {
+    io.out(`[   0.0] Setting up the source: -i vmx ${files[0]}\n`);
+    io.out(printSource(vm));
+    return 0;
+  }
+  throw new UsageError(`conversion (${output.join(" ") || "-o"}) is not available yet: this build only reads guests (use --print-source or ferry inspect)`);
+}
+
+const isMain = process.argv[1] && /server[\\/]cli[\\/]main\.ts$/.test(process.argv[1]);
+if (isMain) {
+  process.exitCode = run(process.argv.slice(2), {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+  });
+}

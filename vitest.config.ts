@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+import { fileURLToPath } from "node:url";
+
+export default defineConfig({
+  resolve: { alias: { "@": fileURLToPath(new URL(".", import.meta.url)) } },
+  test: {
+    include: ["server/**/*.test.ts", "test/**/*.test.ts"],
+    exclude: ["node_modules", "e2e", ".next"],
+    testTimeout: 60_000,
+  },
+});

@@ -1,0 +1,27 @@
+import type { Metadata } from "next";
+import type { ReactNode } from "react";
+import { TrpcProvider } from "@/components/TrpcProvider";
+import "./globals.css";
+
+export const metadata: Metadata = {
+  title: "Ferry",
+  description: "Move VMware guests to KVM straight from the NAS where their files live.",
+};
+
+export default function RootLayout({ children }: { children: ReactNode }) {
+  return (
+    <html lang="en">
+      <body className="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
+        <header className="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+          <div className="mx-auto flex max-w-6xl items-center gap-3 px-4 py-3">
+            <span className="text-lg font-semibold tracking-tight">Ferry</span>
+            <span className="text-sm text-slate-500 dark:text-slate-400">VMware guests to KVM, straight from the NAS</span>
+          </div>
+        </header>
+        <TrpcProvider>
+          <main className="mx-auto max-w-6xl px-4 py-6">{children}</main>
+        </TrpcProvider>
+      </body>
+    </html>
+  );
+}

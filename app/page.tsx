@@ -1,0 +1,5 @@
+import { VmxInspector } from "@/components/VmxInspector";
+
+export default function Home() {
+  return <VmxInspector />;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs whatever is missing on a fresh Debian machine with Node 20, then
+# (with --build) builds the web app when its sources changed.
+#   Debian packages: chromium (end-to-end tests)
+#   npm packages:    npm ci, when package-lock.json changed
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  say "Node.js 20 or newer is needed (this is $(node --version))"
+  exit 1
+fi
+
+# Debian packages, by the command each provides.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages: reinstall when the lock file is newer than the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ "${1:-}" = "--build" ]; then
+  stamp=.next/BUILD_ID
+  if [ ! -f "$stamp" ] || [ -n "$(find app components server public next.config.js postcss.config.mjs package-lock.json tsconfig.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+    say "building the web app (next build)"
+    npx next build >/dev/null
+  fi
+fi

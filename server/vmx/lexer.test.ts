@@ -56,6 +56,11 @@ describe("lexVmx: lines", () => {
     expect(r.warnings).toEqual([expect.objectContaining({ code: "vmx.syntax.not-key-value", line: 1 })]);
   });
 
+  it("takes only ASCII white space as a separator (UTF-8 à ends in byte 0xA0)", () => {
+    const r = lexVmx(enc('displayNàme = "x"\nnote = à bientôt\n'));
+    expect(r.entries.map((e) => [e.key, e.value])).toEqual([["displayNàme", "x"], ["note", "à bientôt"]]);
+  });
+
   it("keeps the key's case and splits the path on dots only", () => {
     const r = lexVmx(enc('scsi0:0.fileName = "Disk.vmdk"\n'));
     expect(r.entries[0]).toMatchObject({ key: "scsi0:0.fileName", path: ["scsi0:0", "filename"], value: "Disk.vmdk" });

@@ -32,7 +32,10 @@ interface RawEntry {
   line: number;
 }
 
-const KEY_VALUE = /^([^\s="#]+)[ \t]*=[ \t]*(.*)$/;
+// Structure is matched on a one-char-per-byte view, so only ASCII white
+// space counts: \s would also match byte 0xA0, the tail of UTF-8 "à".
+const KEY_VALUE = /^([^ \t\v\f="#]+)[ \t]*=[ \t]*(.*)$/;
+const trim = (s: string) => s.replace(/^[ \t\v\f]+|[ \t\v\f]+$/g, "");
 
 function startsWith(bytes: Uint8Array, text: string): boolean {
   if (bytes.length < text.length) return false;
@@ -103,7 +106,7 @@ export function lexVmx(input: Uint8Array, file: string | null = null): LexResult
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     const line = lines[i]!;
-    if (line.trim() === "") continue;
+    if (trim(line) === "") continue;
     const body = line.replace(/^[ \t]+/, "");
     if (body.startsWith("#")) continue;
     if (body !== line) {
@@ -122,13 +125,13 @@ export function lexVmx(input: Uint8Array, file: string | null = null): LexResult
     if (rest.startsWith('"')) {
       const close = rest.indexOf('"', 1);
       if (close < 0) {
-        raw = rest.slice(1).trimEnd();
+        raw = trim(rest.slice(1));
         warnings.push(
           warning("vmx.syntax.unterminated", `value of ${latin1ToText(key)} has no closing quote; read to the end of the line`, lineNo),
         );
       } else {
         raw = rest.slice(1, close);
-        const after = rest.slice(close + 1).trim();
+        const after = trim(rest.slice(close + 1));
         if (after !== "") {
           warnings.push(
             warning("vmx.syntax.trailing-text", `text after the closing quote is ignored: ${preview(after)}`, lineNo),
@@ -136,7 +139,7 @@ export function lexVmx(input: Uint8Array, file: string | null = null): LexResult
         }
       }
     } else {
-      raw = rest.trim();
+      raw = trim(rest);
       warnings.push(
         warning("vmx.syntax.unquoted", `value of ${latin1ToText(key)} is not quoted; read as "${preview(raw)}"`, lineNo),
       );

@@ -11,7 +11,6 @@ function read(lines: string[], options: { vmxPath?: string; exists?: (p: string)
   return SourceVm.parse(r.vm);
 }
 const codes = (vm: SourceVm) => vm.warnings.map((w) => w.code);
-const concernIds = (vm: SourceVm) => vm.concerns.map((c) => c.id);
 
 describe("readVmx: the guest", () => {
   it("reads name, memory, vCPUs and topology", () => {

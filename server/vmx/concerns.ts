@@ -49,7 +49,12 @@ export function vmxConcerns(
     }
   }
   if (vm.disks.length === 0) add("vmx.disk.none", "warning", "the guest has no hard disk; there is nothing to copy", []);
+  const byPath = new Map<string, string>();
   for (const d of vm.disks) {
+    const twin = d.path ? byPath.get(d.path) : undefined;
+    if (twin) {
+      add("vmx.disk.same-file", "warning", `${d.id} uses the same file as ${twin} (${d.file}); it would be copied twice`, d.lines, d.id);
+    } else if (d.path) byPath.set(d.path, d.id);
     if (d.deviceType?.trim().toLowerCase() === "rawdisk") {
       add("vmx.disk.raw-device", "critical", `${d.id} is a raw device mapping; it lives on a SAN LUN, not in the guest's files`, d.lines, d.id);
     }

@@ -252,6 +252,7 @@ describe("readVmx: concerns", () => {
     ["vmx.disk.raw-device", "critical", ['scsi0.present = "TRUE"', 'scsi0:0.present = "TRUE"', 'scsi0:0.deviceType = "rawDisk"', 'scsi0:0.fileName = "lun-rdm.vmdk"']],
     ["vmx.disk.independent", "warning", ['scsi0.present = "TRUE"', 'scsi0:0.present = "TRUE"', 'scsi0:0.fileName = "a.vmdk"', 'scsi0:0.mode = "independent-nonpersistent"']],
     ["vmx.disk.snapshot", "info", ['scsi0.present = "TRUE"', 'scsi0:0.present = "TRUE"', 'scsi0:0.fileName = "a-000002.vmdk"']],
+    ["vmx.disk.same-file", "warning", ['scsi0.present = "TRUE"', 'scsi0:0.present = "TRUE"', 'scsi0:0.fileName = "a.vmdk"', 'scsi0:1.present = "TRUE"', 'scsi0:1.fileName = "a.vmdk"']],
     ["vmx.encrypted", "critical", ['encryption.keySafe = "vmware:key/list/..."']],
     ["vmx.scsi.passthrough", "warning", ['scsi0.present = "TRUE"', 'scsi0:3.present = "TRUE"', 'scsi0:3.deviceType = "scsi-passthru"']],
     ["vmx.disk.none", "warning", ['memsize = "64"']],

@@ -25,7 +25,7 @@ export function VmxInspector() {
   const [fileName, setFileName] = useState("pasted.vmx");
   const [bytes, setBytes] = useState<Uint8Array | null>(null);
   const [text, setText] = useState("");
-  const [shown, setShown] = useState<{ field: string; lines: number[] } | null>(null);
+  const [shown, setShown] = useState<{ label: string; lines: number[] } | null>(null);
 
   // The lines as the file has them, for "where did this come from".
   const fileLines = useMemo(() => {
@@ -116,11 +116,11 @@ export function VmxInspector() {
         </div>
       )}
       {result?.ok && (
-        <GuestView vm={result.vm} show={(field) => setShown({ field, lines: result.vm.provenance[field] ?? [] })} />
+        <GuestView vm={result.vm} show={(field, label) => setShown({ label, lines: result.vm.provenance[field] ?? [] })} />
       )}
       {shown && (
         <aside aria-label="VMX lines" className="rounded-lg border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
-          <h2 className="font-semibold">Where {shown.field} comes from</h2>
+          <h2 className="font-semibold">Where the {shown.label} comes from</h2>
           {shown.lines.length === 0 ? (
             <p className="mt-1 text-slate-600 dark:text-slate-400">No line sets it: this is the default.</p>
           ) : (
@@ -134,9 +134,9 @@ export function VmxInspector() {
   );
 }
 
-function GuestView({ vm, show }: { vm: SourceVm; show: (field: string) => void }) {
-  const Value = ({ field, children }: { field: string; children: ReactNode }) => (
-    <button type="button" onClick={() => show(field)} title="Show the VMX lines" className="text-left underline decoration-dotted underline-offset-2 hover:text-sky-700 dark:hover:text-sky-300">
+function GuestView({ vm, show }: { vm: SourceVm; show: (field: string, label: string) => void }) {
+  const Value = ({ field, label, children }: { field: string; label: string; children: ReactNode }) => (
+    <button type="button" onClick={() => show(field, label)} title="Show the VMX lines" className="text-left underline decoration-dotted underline-offset-2 hover:text-sky-700 dark:hover:text-sky-300">
       {children}
     </button>
   );
@@ -158,7 +158,7 @@ function GuestView({ vm, show }: { vm: SourceVm; show: (field: string) => void }
         {rows.map(([label, field, value]) => (
           <div key={field} className="contents">
             <dt className="text-slate-500 dark:text-slate-400">{label}</dt>
-            <dd><Value field={field}>{value}</Value></dd>
+            <dd><Value field={field} label={label.toLowerCase()}>{value}</Value></dd>
           </div>
         ))}
       </dl>
@@ -171,7 +171,7 @@ function GuestView({ vm, show }: { vm: SourceVm; show: (field: string) => void }
               <tr key={d.id} className="border-b border-slate-100 dark:border-slate-800">
                 <td className={td}>{d.id}</td>
                 <td className={td}>{vm.controllers.find((c) => c.bus === d.bus && c.index === d.controller)?.model ?? d.bus}</td>
-                <td className={`${td} font-mono text-xs`}><Value field={`disks.${i}.file`}>{d.file ?? "(none)"}</Value></td>
+                <td className={`${td} font-mono text-xs`}><Value field={`disks.${i}.file`} label={`${d.id} file`}>{d.file ?? "(none)"}</Value></td>
                 <td className={td}>{d.mode}</td>
               </tr>
             ))}
@@ -187,7 +187,7 @@ function GuestView({ vm, show }: { vm: SourceVm; show: (field: string) => void }
               <tr key={n.id} className="border-b border-slate-100 dark:border-slate-800">
                 <td className={td}>{n.id}</td>
                 <td className={td}>{n.model ?? "default"}</td>
-                <td className={`${td} font-mono text-xs`}><Value field={`nics.${i}.mac`}>{n.mac ?? "none"}{n.macType === "static" ? " (static)" : ""}</Value></td>
+                <td className={`${td} font-mono text-xs`}><Value field={`nics.${i}.mac`} label={`${n.id} MAC`}>{n.mac ?? "none"}{n.macType === "static" ? " (static)" : ""}</Value></td>
                 <td className={td}>{n.network ?? "none"}</td>
               </tr>
             ))}

@@ -17,7 +17,8 @@ test("reads the sample VMX through tRPC and shows where a value came from", asyn
   // The static MAC is kept (virt-v2v would drop it) and traced to its line.
   await guest.getByRole("button", { name: /00:50:56:3f:00:10/ }).click();
   const lines = page.getByRole("complementary", { name: "VMX lines" });
-  await expect(lines).toContainText('ethernet1.address = "00:50:56:3F:00:10"');
+  await expect(lines).toContainText("Where the ethernet1 MAC comes from");
+  await expect(lines).toContainText('33  ethernet1.address = "00:50:56:3F:00:10"');
   await expect(guest.getByText(/independent disk/)).toBeVisible();
   await page.screenshot({ path: info.outputPath("sample-read.png"), fullPage: true });
 });

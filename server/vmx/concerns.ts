@@ -85,5 +85,7 @@ export function vmxConcerns(
   for (const { name } of f.tree.topLevel(/^sharedfolder\d+$/)) {
     if (on(`${name}.present`)) add("vmx.shared-folder", "info", `${name}: VMware shared folders do not exist on KVM`, f.tree.linesUnder(name), name);
   }
-  return out;
+  // Most severe first; within a severity, the order they were found in.
+  const rank = { critical: 0, warning: 1, info: 2 } as const;
+  return out.map((c, i) => ({ c, i })).sort((a, b) => rank[a.c.severity] - rank[b.c.severity] || a.i - b.i).map(({ c }) => c);
 }

@@ -44,7 +44,7 @@ export function readNics(f: Fields): Nic[] {
             : `${id}.address`;
     const mac = readMac(f, macKey, id);
     if (mac === null && f.tree.get(macKey) === undefined) {
-      f.warn("vmx.nic.no-mac", `${id} has no ${macKey.slice(id.length + 1)}; it gets a new MAC on KVM`, lines[0] ?? null);
+      f.warn("vmx.nic.no-mac", `${id} has no MAC address (no ${macKey.slice(id.length + 1)} line); it gets a new MAC on KVM`, lines[0] ?? null);
     }
 
     const networkName = f.str(`${id}.networkName`)?.trim() ? f.str(`${id}.networkName`)! : null;

@@ -1,0 +1,217 @@
+import { spawn } from "node:child_process";
+import { isAbsolute, normalize } from "node:path";
+import { FerryError } from "../errors";
+import { ProgressParser } from "./progress";
+
+/**
+ * The only place that runs qemu-img. Every call names the input format
+ * (`-f`, and `-F` for backing files), takes only absolute, already
+ * validated paths (an absolute path can never be read as `nbd:` or `json:`),
+ * and runs under resource limits (prlimit) and a wall-clock timeout, so a
+ * hostile file can neither exhaust the host nor hang a job (a FIFO times out).
+ */
+
+export interface Limits {
+  addressSpaceBytes: number;
+  cpuSeconds: number | null;
+  timeoutMs: number | null;
+}
+
+/** info, map, measure: small, quick reads. */
+export const QUERY_LIMITS: Limits = { addressSpaceBytes: 1024 ** 3, cpuSeconds: 30, timeoutMs: 60_000 };
+/** convert: long-running; a stall watchdog replaces the wall clock. */
+export const CONVERT_LIMITS: Limits = { addressSpaceBytes: 2 * 1024 ** 3, cpuSeconds: null, timeoutMs: null };
+
+export type Format = "vmdk" | "raw" | "qcow2";
+const FORMATS = new Set<Format>(["vmdk", "raw", "qcow2"]);
+
+let started = 0;
+/** How many qemu-img processes this process has started (tests assert none for refused input). */
+export function qemuImgProcessesStarted(): number {
+  return started;
+}
+
+export function safePath(p: string): string {
+  if (!isAbsolute(p) || p.includes("\0") || normalize(p) !== p) {
+    throw new FerryError({ code: "qemu.path", message: `refusing to give qemu-img the path "${p}"`, file: p, hint: "only absolute, normalised paths that Ferry validated may reach qemu-img" });
+  }
+  return p;
+}
+
+function safeFormat(f: string): Format {
+  if (!FORMATS.has(f as Format)) throw new FerryError({ code: "qemu.format", message: `format "${f}" is not allowed`, file: null, hint: "vmdk, raw or qcow2" });
+  return f as Format;
+}
+
+export interface RunOptions {
+  limits: Limits;
+  signal?: AbortSignal;
+  onStdout?: (chunk: string) => void;
+  /** Kill the process when this many ms pass without stdout output (convert's stall watchdog). */
+  stallMs?: number;
+  /** The file the command is about, for error messages. */
+  file?: string;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Run qemu-img with arguments built by the functions below. */
+export function runQemuImg(args: string[], options: RunOptions): Promise<RunResult> {
+  const { limits } = options;
+  const prlimit = [`--as=${limits.addressSpaceBytes}`, ...(limits.cpuSeconds ? [`--cpu=${limits.cpuSeconds}`] : []), "--", "qemu-img", ...args];
+  return new Promise((resolvePromise, reject) => {
+    if (options.signal?.aborted) {
+      reject(new FerryError({ code: "qemu.cancelled", message: "cancelled before qemu-img started", file: options.file ?? null, hint: null }));
+      return;
+    }
+    started++;
+    const child = spawn("prlimit", prlimit, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    let stdout = "";
+    let stderr = "";
+    let killedFor: "timeout" | "stall" | "cancel" | null = null;
+    const kill = (why: typeof killedFor) => {
+      if (killedFor) return;
+      killedFor = why;
+      child.kill("SIGKILL");
+    };
+    const timer = limits.timeoutMs ? setTimeout(() => kill("timeout"), limits.timeoutMs) : null;
+    let stallTimer: NodeJS.Timeout | null = null;
+    const armStall = () => {
+      if (!options.stallMs) return;
+      if (stallTimer) clearTimeout(stallTimer);
+      stallTimer = setTimeout(() => kill("stall"), options.stallMs);
+    };
+    armStall();
+    const onAbort = () => kill("cancel");
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stdout.on("data", (c: string) => {
+      if (stdout.length < 16 * 1024 * 1024) stdout += c;
+      armStall();
+      options.onStdout?.(c);
+    });
+    child.stderr.on("data", (c: string) => {
+      if (stderr.length < 64 * 1024) stderr += c;
+    });
+    const done = () => {
+      if (timer) clearTimeout(timer);
+      if (stallTimer) clearTimeout(stallTimer);
+      options.signal?.removeEventListener("abort", onAbort);
+    };
+    child.on("error", (e) => {
+      done();
+      reject(new FerryError({ code: "qemu.spawn", message: `cannot run qemu-img: ${e.message}`, file: options.file ?? null, hint: "install Debian's qemu-utils package (npm run setup does)" }));
+    });
+    child.on("close", (code) => {
+      done();
+      if (killedFor === "timeout") {
+        reject(new FerryError({ code: "qemu.timeout", message: `qemu-img ${args[0]} did not finish within ${limits.timeoutMs! / 1000} s`, file: options.file ?? null, hint: "the file may be a FIFO, on a hung NAS mount, or crafted to stall the reader" }));
+      } else if (killedFor === "stall") {
+        reject(new FerryError({ code: "qemu.stalled", message: `qemu-img ${args[0]} made no progress for ${options.stallMs! / 1000} s`, file: options.file ?? null, hint: "check the NAS mount and the network; then retry" }));
+      } else if (killedFor === "cancel") {
+        reject(new FerryError({ code: "qemu.cancelled", message: `qemu-img ${args[0]} was cancelled`, file: options.file ?? null, hint: null }));
+      } else if (code !== 0) {
+        const last = stderr.trim().split("\n").pop() ?? "";
+        reject(new FerryError({ code: "qemu.failed", message: `qemu-img ${args[0]} failed (exit ${code})${last ? `: ${last.replace(/^qemu-img: /, "")}` : ""}`, file: options.file ?? null, hint: null }));
+      } else {
+        resolvePromise({ stdout, stderr });
+      }
+    });
+  });
+}
+
+export interface ImageInfo {
+  filename: string;
+  format: string;
+  virtualSize: number;
+  actualSize: number | null;
+  backingFilename: string | null;
+}
+
+/** `qemu-img info --backing-chain`: the image first, its base last. */
+export async function info(path: string, format: Format, signal?: AbortSignal, limits: Limits = QUERY_LIMITS): Promise<ImageInfo[]> {
+  const p = safePath(path);
+  const { stdout } = await runQemuImg(["info", "-f", safeFormat(format), "--backing-chain", "--output=json", p], { limits, signal, file: p });
+  const raw = JSON.parse(stdout) as Record<string, unknown>[];
+  return raw.map((i) => ({
+    filename: String(i["filename"]),
+    format: String(i["format"]),
+    virtualSize: Number(i["virtual-size"]),
+    actualSize: typeof i["actual-size"] === "number" ? (i["actual-size"] as number) : null,
+    backingFilename: typeof i["backing-filename"] === "string" ? (i["backing-filename"] as string) : null,
+  }));
+}
+
+export interface MapEntry {
+  start: number;
+  length: number;
+  depth: number;
+  data: boolean;
+  zero: boolean;
+}
+
+export async function map(path: string, format: Format, signal?: AbortSignal): Promise<MapEntry[]> {
+  const p = safePath(path);
+  const { stdout } = await runQemuImg(["map", "-f", safeFormat(format), "--output=json", p], { limits: QUERY_LIMITS, signal, file: p });
+  return (JSON.parse(stdout) as Record<string, unknown>[]).map((e) => ({
+    start: Number(e["start"]),
+    length: Number(e["length"]),
+    depth: Number(e["depth"]),
+    data: e["data"] === true,
+    zero: e["zero"] === true,
+  }));
+}
+
+/** Bytes of data in an image, from its map (what a sparse copy writes). */
+export function dataBytes(entries: MapEntry[]): number {
+  return entries.filter((e) => e.data).reduce((s, e) => s + e.length, 0);
+}
+
+export interface Measure {
+  required: number;
+  fullyAllocated: number;
+}
+
+export async function measure(path: string, format: Format, outputFormat: Format, signal?: AbortSignal): Promise<Measure> {
+  const p = safePath(path);
+  const { stdout } = await runQemuImg(["measure", "-f", safeFormat(format), "-O", safeFormat(outputFormat), "--output=json", p], { limits: QUERY_LIMITS, signal, file: p });
+  const m = JSON.parse(stdout) as { required: number; "fully-allocated": number };
+  return { required: m.required, fullyAllocated: m["fully-allocated"] };
+}
+
+export interface ConvertOptions {
+  source: string;
+  sourceFormat: Format;
+  target: string;
+  targetFormat: Format;
+  /** Preallocate the target instead of writing it sparse. */
+  preallocate?: boolean;
+  onProgress?: (percent: number) => void;
+  signal?: AbortSignal;
+  /** No progress for this long kills the copy (default 5 minutes). */
+  stallMs?: number;
+}
+
+/** Sparse copy: zeroes and unallocated areas are not written. */
+export async function convert(o: ConvertOptions): Promise<void> {
+  const src = safePath(o.source);
+  const dst = safePath(o.target);
+  const parser = new ProgressParser();
+  const args = ["convert", "-p", "-f", safeFormat(o.sourceFormat), "-O", safeFormat(o.targetFormat)];
+  if (o.preallocate) args.push("-o", "preallocation=falloc");
+  else args.push("-S", "4k");
+  args.push(src, dst);
+  await runQemuImg(args, {
+    limits: CONVERT_LIMITS,
+    signal: o.signal,
+    stallMs: o.stallMs ?? 300_000,
+    file: src,
+    onStdout: (c) => {
+      for (const pct of parser.push(c)) o.onProgress?.(pct);
+    },
+  });
+}

@@ -1,0 +1,99 @@
+import { realpathSync, statSync, type Stats } from "node:fs";
+import { isAbsolute, join, posix, relative, resolve } from "node:path";
+import { FerryError } from "../errors";
+
+/**
+ * Where a disk's files may live. A share is untrusted: a descriptor can name
+ * any host file (CVE-2022-47951) or a network block device, so every name is
+ * checked as text, then resolved with realpath and kept inside the roots.
+ */
+export interface Confinement {
+  /** Folders disk files may be in (realpaths): the guest's folder and mapped datastores. */
+  roots: string[];
+  /** ESXi paths mapped to local folders: `/vmfs/volumes/datastore1` → `/nas/ds1`. */
+  datastores: { prefix: string; path: string }[];
+}
+
+export function confinement(guestDir: string, datastores: Confinement["datastores"] = []): Confinement {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return {
+    roots: [real(guestDir), ...datastores.map((d) => real(d.path))],
+    datastores: datastores.map((d) => ({ prefix: d.prefix.replace(/\/+$/, ""), path: d.path })),
+  };
+}
+
+export interface Where {
+  /** The file that names this one (a descriptor), for errors. */
+  file: string;
+  line?: number | null;
+}
+
+const PROTOCOL = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/** Text-only checks, before anything touches the file system. */
+export function checkName(name: string, where: Where, what: string): void {
+  const refuse = (code: string, why: string) => {
+    throw new FerryError({ code, message: `${what} "${name}" ${why}`, file: where.file, line: where.line ?? null, hint: "Ferry reads only files inside the guest's folder (or a mapped datastore); fix or remove this reference" });
+  };
+  if (name === "") refuse("vmdk.path.empty", "is empty");
+  if (name.includes("\0")) refuse("vmdk.path.nul", "contains a NUL byte");
+  if (PROTOCOL.test(name)) refuse("vmdk.path.protocol", "is a protocol or drive name, not a file in the guest's folder");
+  if (name.split(/[\\/]/).includes("..")) refuse("vmdk.path.parent", "climbs out of its folder with ..");
+}
+
+export interface ConfinedFile {
+  /** realpath */
+  path: string;
+  stat: Stats;
+}
+
+function inside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/** Resolve a name from a descriptor (relative to `baseDir`) to a regular file inside the roots. */
+export function resolveConfined(name: string, baseDir: string, c: Confinement, where: Where, what: string): ConfinedFile {
+  checkName(name, where, what);
+  let target: string;
+  if (name.startsWith("/")) {
+    const ds = c.datastores.find((d) => name === d.prefix || name.startsWith(d.prefix + "/"));
+    target = ds ? join(ds.path, name.slice(ds.prefix.length)) : posix.normalize(name);
+  } else {
+    target = join(baseDir, name);
+  }
+  let real: string;
+  try {
+    real = realpathSync(target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FerryError({
+      code: code === "ENOENT" || code === "ENOTDIR" ? "vmdk.missing" : "vmdk.unreadable",
+      message: `${what} "${name}" ${code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be read (${code})`}`,
+      file: where.file,
+      line: where.line ?? null,
+      hint: name.startsWith("/vmfs/") ? "map the datastore to the folder that holds it on the NAS" : "copy the missing file into the guest's folder",
+    });
+  }
+  if (!c.roots.some((r) => inside(r, real))) {
+    throw new FerryError({
+      code: "vmdk.path.outside",
+      message: `${what} "${name}" ${real !== resolve(target) ? "is a symbolic link that leads" : "lies"} outside the guest's folder (${real})`,
+      file: where.file,
+      line: where.line ?? null,
+      hint: "Ferry reads only files inside the guest's folder or a mapped datastore",
+    });
+  }
+  const stat = statSync(real);
+  if (!stat.isFile()) {
+    const kind = stat.isFIFO() ? "a FIFO" : stat.isDirectory() ? "a folder" : stat.isBlockDevice() || stat.isCharacterDevice() ? "a device" : "not a regular file";
+    throw new FerryError({ code: "vmdk.path.not-file", message: `${what} "${name}" is ${kind}, not a regular file`, file: where.file, line: where.line ?? null, hint: "disk files must be regular files" });
+  }
+  return { path: real, stat };
+}

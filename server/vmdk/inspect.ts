@@ -1,0 +1,299 @@
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type Stats } from "node:fs";
+import { basename, dirname } from "node:path";
+import { FerryError } from "../errors";
+import type { Concern } from "../vmx/source-vm";
+import { resolveConfined, type Confinement, type Where } from "./confine";
+import { looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT, parseDescriptor, type Descriptor, type DescriptorExtent } from "./descriptor";
+import type { ChainLink, DiskFacts, Extent } from "./disk-facts";
+import { cowdAllocation, kdmvAllocation, type Allocation } from "./grains";
+import { parseSparseHeader, SECTOR, sparseMagic, type KdmvHeader } from "./sparse-header";
+
+/**
+ * One disk, from its descriptor down to the base of its snapshot chain,
+ * checked before any qemu-img process may see it. Refusals are FerryErrors;
+ * problems that do not make reading unsafe (a CID mismatch, a missing
+ * parent, a lock file) are concerns in the facts.
+ */
+
+export const MAX_CHAIN_DEPTH = 32;
+
+const CREATE_TYPES = new Set(
+  ["monolithicSparse", "monolithicFlat", "twoGbMaxExtentSparse", "twoGbMaxExtentFlat", "streamOptimized", "vmfs", "vmfsSparse", "vmfsThin", "seSparse"].map((t) => t.toLowerCase()),
+);
+const DEVICE_TYPES = new Set(["vmfsRawDeviceMap", "vmfsPassthroughRawDeviceMap", "fullDevice", "partitionedDevice"].map((t) => t.toLowerCase()));
+
+/** An open, read-only, non-following handle on a confined file. */
+class Handle {
+  readonly fd: number;
+  readonly stat: Stats;
+  constructor(readonly path: string, expected: Stats) {
+    // O_NONBLOCK: a FIFO swapped in after the check must not hang the open.
+    this.fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    this.stat = fstatSync(this.fd);
+    if (!this.stat.isFile() || this.stat.ino !== expected.ino || this.stat.dev !== expected.dev) {
+      closeSync(this.fd);
+      throw new FerryError({ code: "vmdk.path.changed", message: "changed while it was being checked", file: path, hint: "something is modifying the guest's folder; try again when it is idle" });
+    }
+  }
+  read = (offset: number, length: number): Uint8Array => {
+    const buf = Buffer.alloc(Math.max(0, Math.min(length, this.stat.size - offset)));
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(this.fd, buf, n, buf.length - n, offset + n);
+      if (got === 0) break;
+      n += got;
+    }
+    return new Uint8Array(buf.buffer, buf.byteOffset, n);
+  };
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function withHandle<T>(path: string, stat: Stats, fn: (h: Handle) => T): T {
+  const h = new Handle(path, stat);
+  try {
+    return fn(h);
+  } finally {
+    h.close();
+  }
+}
+
+interface Context {
+  confinement: Confinement;
+  concerns: Concern[];
+  files: Map<string, DiskFacts["files"][number]>;
+  sources: Set<Allocation["source"] | "file-blocks">;
+  visited: Set<string>;
+}
+
+function concern(ctx: Context, id: string, severity: Concern["severity"], message: string): void {
+  ctx.concerns.push({ id, severity, message, device: null, lines: [] });
+}
+
+function addFile(ctx: Context, path: string, bytes: number, role: "descriptor" | "extent"): void {
+  const had = ctx.files.get(path);
+  if (had && had.role !== role) had.role = "descriptor+extent";
+  else if (!had) ctx.files.set(path, { path, bytes, role });
+}
+
+/** Read the descriptor of a disk file: a text file, or the text embedded in a hosted sparse header. */
+function readDescriptor(h: Handle): { descriptor: Descriptor; header: KdmvHeader | null } {
+  const head = h.read(0, SECTOR);
+  const magic = sparseMagic(head);
+  if (magic === "KDMV") {
+    const header = parseSparseHeader(head, h.path) as KdmvHeader;
+    if (header.descriptorOffset === 0 || header.descriptorSectors === 0) {
+      throw new FerryError({ code: "vmdk.extent-not-disk", message: "is a data extent of a larger disk, not a disk", file: h.path, hint: "give the disk's descriptor (NAME.vmdk), not one of its -s00N extents" });
+    }
+    const at = header.descriptorOffset * SECTOR;
+    const len = header.descriptorSectors * SECTOR;
+    if (at + len > h.stat.size) {
+      throw new FerryError({ code: "vmdk.header.invalid", message: "the embedded descriptor lies past the end of the file", file: h.path, hint: "the disk file is truncated or damaged" });
+    }
+    return { descriptor: parseDescriptor(h.read(at, len), h.path), header };
+  }
+  if (magic === "COWD" || magic === "SESPARSE") {
+    throw new FerryError({ code: "vmdk.extent-not-disk", message: `is a ${magic === "COWD" ? "vmfsSparse" : "seSparse"} delta extent, not a disk`, file: h.path, hint: "give the snapshot's descriptor (NAME-00000N.vmdk), not its -delta or -sesparse file" });
+  }
+  if (!looksLikeDescriptor(head)) {
+    throw new FerryError({ code: "vmdk.not-a-descriptor", message: "is not a VMDK descriptor or sparse disk (raw data: a -flat extent?)", file: h.path, line: 1, hint: "give the disk's small NAME.vmdk descriptor that the VMX names" });
+  }
+  if (h.stat.size > MAX_DESCRIPTOR_BYTES) {
+    throw new FerryError({ code: "vmdk.descriptor-too-large", message: `descriptor is ${h.stat.size} bytes; a VMDK descriptor is at most 1 MiB`, file: h.path, hint: "this is not a VMware disk descriptor; check the guest's files" });
+  }
+  return { descriptor: parseDescriptor(h.read(0, h.stat.size), h.path), header: null };
+}
+
+function extentFacts(ctx: Context, e: DescriptorExtent, descriptorPath: string, self: { path: string; header: KdmvHeader | null; handle: Handle }): { allocated: number | null } {
+  const where: Where = { file: descriptorPath, line: e.line };
+  if (e.access !== "RW") {
+    throw new FerryError({ code: "vmdk.extent.access", message: `extent "${e.file ?? "ZERO"}" is ${e.access}; Ferry copies only complete, writable (RW) disks`, file: descriptorPath, line: e.line, hint: "a read-only or inaccessible extent means the disk is incomplete; consolidate it in VMware first" });
+  }
+  if (e.type === "VMFSRDM" || e.type === "VMFSRAW") {
+    throw new FerryError({ code: "vmdk.raw-device", message: `extent "${e.file}" is a raw device mapping (${e.type}); its data is on a SAN LUN, not in the guest's files`, file: descriptorPath, line: e.line, hint: "copy the LUN's data to a virtual disk in VMware, or attach the LUN to the KVM guest by hand" });
+  }
+  if (e.type === "ZERO" || e.file === null) return { allocated: 0 };
+  const f = resolveConfined(e.file, dirname(descriptorPath), ctx.confinement, where, "extent");
+  addFile(ctx, f.path, f.stat.size, "extent");
+  const bytes = e.sectors * SECTOR;
+  const blocks = () => {
+    ctx.sources.add("file-blocks");
+    return Math.min(bytes, f.stat.blocks * 512);
+  };
+  switch (e.type) {
+    case "FLAT":
+    case "VMFS": {
+      const need = (e.offset + e.sectors) * SECTOR;
+      if (f.stat.size < need) {
+        throw new FerryError({ code: "vmdk.extent.short", message: `flat extent "${e.file}" is ${f.stat.size} bytes, but the descriptor needs ${need}`, file: descriptorPath, line: e.line, hint: "the file is truncated: the copy from the datastore may be incomplete" });
+      }
+      return { allocated: blocks() };
+    }
+    case "SPARSE": {
+      const read = (h: Handle, header: KdmvHeader) => {
+        if (header.capacitySectors !== e.sectors) {
+          concern(ctx, "vmdk.extent.size-mismatch", "warning", `extent ${basename(f.path)} holds ${header.capacitySectors} sectors, its descriptor says ${e.sectors}`);
+        }
+        const a = kdmvAllocation(header, h.stat.size, h.read);
+        ctx.sources.add(a.source);
+        return { allocated: a.bytes };
+      };
+      if (f.path === self.path && self.header) return read(self.handle, self.header);
+      return withHandle(f.path, f.stat, (h) => {
+        const header = parseSparseHeader(h.read(0, SECTOR), f.path);
+        if (header.kind !== "KDMV") throw new FerryError({ code: "vmdk.header.magic", message: `SPARSE extent "${e.file}" has a ${header.kind} header, not KDMV`, file: descriptorPath, line: e.line, hint: "the extent does not match its descriptor" });
+        return read(h, header);
+      });
+    }
+    case "VMFSSPARSE":
+      return withHandle(f.path, f.stat, (h) => {
+        const header = parseSparseHeader(h.read(0, SECTOR), f.path);
+        if (header.kind !== "COWD") throw new FerryError({ code: "vmdk.header.magic", message: `VMFSSPARSE extent "${e.file}" has no COWD header`, file: descriptorPath, line: e.line, hint: "the extent does not match its descriptor" });
+        const a = cowdAllocation(header, h.stat.size, h.read);
+        if (!a) return { allocated: blocks() };
+        ctx.sources.add(a.source);
+        return { allocated: a.bytes };
+      });
+    case "SESPARSE":
+      return withHandle(f.path, f.stat, (h) => {
+        if (sparseMagic(h.read(0, SECTOR)) !== "SESPARSE") throw new FerryError({ code: "vmdk.header.magic", message: `SESPARSE extent "${e.file}" has no seSparse header`, file: descriptorPath, line: e.line, hint: "the extent does not match its descriptor" });
+        return { allocated: blocks() };
+      });
+    default:
+      return { allocated: null };
+  }
+}
+
+interface Link {
+  link: ChainLink;
+  descriptor: Descriptor;
+}
+
+function readLink(ctx: Context, path: string, stat: Stats): Link {
+  return withHandle(path, stat, (h) => {
+    addFile(ctx, path, h.stat.size, "descriptor");
+    const { descriptor: d, header } = readDescriptor(h);
+    const createType = d.createType!;
+    const ct = createType.toLowerCase();
+    if (DEVICE_TYPES.has(ct)) {
+      throw new FerryError({ code: "vmdk.raw-device", message: `createType "${createType}" is a raw device mapping; its data is on a SAN LUN, not in the guest's files`, file: path, line: d.lines["createtype"] ?? null, hint: "copy the LUN's data to a virtual disk in VMware, or attach the LUN to the KVM guest by hand" });
+    }
+    if (!CREATE_TYPES.has(ct)) {
+      throw new FerryError({ code: "vmdk.create-type", message: `createType "${createType}" is not one Ferry reads`, file: path, line: d.lines["createtype"] ?? null, hint: "supported: monolithicSparse, monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat, streamOptimized, vmfs, vmfsSparse, vmfsThin, seSparse" });
+    }
+    let allocated: number | null = 0;
+    for (const e of d.extents) {
+      const a = extentFacts(ctx, e, path, { path, header, handle: h });
+      allocated = allocated === null || a.allocated === null ? null : allocated + a.allocated;
+    }
+    const extents: Extent[] = d.extents.map(({ access, sectors, type, file, offset }) => ({ access, sectors, type, file, offset }));
+    return {
+      descriptor: d,
+      link: {
+        file: path,
+        createType,
+        cid: d.cid,
+        parentCid: d.parentCid,
+        capacityBytes: d.extents.reduce((s, e) => s + e.sectors * SECTOR, 0),
+        allocatedBytes: allocated,
+        extents,
+      },
+    };
+  });
+}
+
+export interface InspectDiskOptions {
+  confinement: Confinement;
+  /** Where the name came from (the VMX line), for errors. */
+  where?: Where;
+}
+
+/** Inspect the disk `name` (a VMX fileName, or a path), relative to `baseDir`. */
+export function inspectDisk(name: string, baseDir: string, options: InspectDiskOptions): DiskFacts {
+  const ctx: Context = { confinement: options.confinement, concerns: [], files: new Map(), sources: new Set(), visited: new Set() };
+  const top = resolveConfined(name, baseDir, ctx.confinement, options.where ?? { file: name }, "disk");
+  const chain: Link[] = [];
+  let current: { path: string; stat: Stats } | null = top;
+  while (current) {
+    if (ctx.visited.has(current.path)) {
+      throw new FerryError({ code: "vmdk.chain.loop", message: `the snapshot chain loops back to ${basename(current.path)}`, file: chain[chain.length - 1]!.link.file, line: chain[chain.length - 1]!.descriptor.lines["parentfilenamehint"] ?? null, hint: "the parentFileNameHint lines form a cycle; the chain is damaged or hostile" });
+    }
+    if (chain.length >= MAX_CHAIN_DEPTH) {
+      throw new FerryError({ code: "vmdk.chain.too-deep", message: `the snapshot chain is deeper than ${MAX_CHAIN_DEPTH}`, file: top.path, hint: "consolidate the guest's snapshots in VMware first" });
+    }
+    ctx.visited.add(current.path);
+    const link = readLink(ctx, current.path, current.stat);
+    chain.push(link);
+    current = null;
+    const d = link.descriptor;
+    if (d.parentCid === null || d.parentCid === NO_PARENT) break;
+    const child = basename(link.link.file);
+    if (!d.parentFileNameHint) {
+      concern(ctx, "vmdk.chain.no-parent", "critical", `${child} is a snapshot (parentCID ${d.parentCid}) but names no parent (parentFileNameHint)`);
+      break;
+    }
+    const where = { file: link.link.file, line: d.lines["parentfilenamehint"] ?? null };
+    let parent;
+    try {
+      parent = resolveConfined(d.parentFileNameHint, dirname(link.link.file), ctx.confinement, where, "parent");
+    } catch (e) {
+      if (e instanceof FerryError && e.code === "vmdk.missing") {
+        concern(ctx, "vmdk.chain.missing-parent", "critical", `${child} is a snapshot of ${d.parentFileNameHint}, which does not exist`);
+        break;
+      }
+      throw e;
+    }
+    // A parent already visited is caught as a loop at the top of the next turn.
+    current = parent;
+  }
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const child = chain[i]!.link;
+    const parent = chain[i + 1]!.link;
+    if (parent.cid !== child.parentCid) {
+      concern(ctx, "vmdk.chain.cid-mismatch", "critical", `${basename(child.file)} expects its parent ${basename(parent.file)} to have CID ${child.parentCid}, but it has ${parent.cid}: the parent changed after the snapshot was taken`);
+    }
+    if (parent.capacityBytes !== child.capacityBytes) {
+      concern(ctx, "vmdk.chain.size-mismatch", "warning", `${basename(child.file)} is ${child.capacityBytes} bytes, its parent ${basename(parent.file)} ${parent.capacityBytes}`);
+    }
+  }
+
+  if (chain[0]!.link.capacityBytes === 0) {
+    concern(ctx, "vmdk.empty", "critical", `${basename(top.path)} has a size of zero: there is no disk to copy`);
+  }
+  const locks = findLocks(top.path);
+  if (locks.length) {
+    concern(ctx, "vmdk.locked", "warning", `VMware lock files beside the disk (${locks.map((l) => basename(l)).join(", ")}): the guest may be running, and a copy of a running guest is not consistent`);
+  }
+  const head = chain[0]!;
+  const allocs = chain.map((l) => l.link.allocatedBytes);
+  const allocated = allocs.some((a) => a === null) ? null : Math.min(head.link.capacityBytes, allocs.reduce<number>((s, a) => s + a!, 0));
+  const ddb = head.descriptor.ddb;
+  const hw = ddb["ddb.virtualhwversion"];
+  return {
+    file: top.path,
+    createType: head.link.createType,
+    capacityBytes: head.link.capacityBytes,
+    allocatedBytes: allocated,
+    allocationSource: ctx.sources.size === 0 ? (allocated === 0 ? "grain-tables" : null) : ctx.sources.size === 1 ? [...ctx.sources][0]! : "mixed",
+    adapterType: ddb["ddb.adaptertype"] ?? null,
+    hardwareVersion: hw && /^\d+$/.test(hw) ? Number(hw) : null,
+    chain: chain.map((l) => l.link),
+    extents: head.link.extents,
+    files: [...ctx.files.values()],
+    locks,
+    concerns: ctx.concerns,
+  };
+}
+
+/** `.lck` files or folders (Workstation `NAME.vmdk.lck/`, ESXi `.lck-XXXX`) beside a disk. */
+export function findLocks(diskPath: string): string[] {
+  try {
+    return readdirSync(dirname(diskPath))
+      .filter((n) => n.endsWith(".lck") || n.startsWith(".lck-"))
+      .map((n) => `${dirname(diskPath)}/${n}`)
+      .sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever is missing on a fresh Debian machine with Node 20, then
 # (with --build) builds the web app when its sources changed.
-#   Debian packages: chromium (end-to-end tests)
+#   Debian packages: chromium (end-to-end tests), qemu-utils (qemu-img, qemu-io)
 #   npm packages:    npm ci, when package-lock.json changed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,8 @@ fi
 # Debian packages, by the command each provides.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v qemu-img >/dev/null && command -v qemu-io >/dev/null || missing+=(qemu-utils)
+command -v prlimit >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -110,5 +110,63 @@ describe("ferry CLI", () => {
     const bad = spawnSync(bin, ["inspect", join(dir, "missing.vmx")], { encoding: "utf8" });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^ferry: error: .*missing\.vmx: no such file$/m);
+  });
+});
+
+describe("ferry CLI on disks", () => {
+  // Imported lazily: building the fixture runs qemu-img.
+  it("inspect --json includes each disk's facts and concerns", async () => {
+    const { makeFourDiskGuest } = await import("../../test/fixtures/guest");
+    const guestVmx = makeFourDiskGuest(mkdtempSync(join(tmpdir(), "ferry-cli-guest-")));
+    const r = cli("inspect", "--json", guestVmx);
+    expect(r.status).toBe(0);
+    const vm = JSON.parse(r.out);
+    expect(vm.diskFacts.map((d: { id: string; facts: { createType: string; chain: unknown[] } }) => [d.id, d.facts.createType, d.facts.chain.length])).toEqual([
+      ["scsi0:0", "monolithicSparse", 3],
+      ["scsi0:1", "monolithicFlat", 1],
+      ["scsi0:2", "twoGbMaxExtentSparse", 1],
+      ["scsi0:3", "monolithicSparse", 1],
+    ]);
+    expect(vm.diskFacts[0].facts.allocatedBytes).toBe(11 * 1024 ** 2);
+    expect(vm.concerns.map((c: { id: string }) => c.id)).toContain("vmx.disk.snapshot");
+    const text = cli("inspect", guestVmx).out;
+    expect(text).toMatch(/scsi0:0\s+app01-000002\.vmdk\s+persistent\s+256 MiB \(11 MiB used\), monolithicSparse, 2 snapshots/);
+  });
+
+  it("inspect reports an unsafe disk as a critical concern and still shows the guest", () => {
+    const d = mkdtempSync(join(tmpdir(), "ferry-cli-bad-"));
+    writeFileSync(join(d, "bad.vmx"), 'displayName = "bad"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "bad.vmdk"\n');
+    writeFileSync(join(d, "bad.vmdk"), '# Disk DescriptorFile\ncreateType="monolithicFlat"\nRW 8 FLAT "/etc/passwd" 0\n');
+    const r = cli("inspect", "--json", join(d, "bad.vmx"));
+    expect(r.status).toBe(0);
+    const vm = JSON.parse(r.out);
+    expect(vm.concerns[0]).toMatchObject({ id: "vmdk.path.outside", severity: "critical", device: "scsi0:0" });
+    expect(vm.diskFacts[0].error).toMatchObject({ code: "vmdk.path.outside", line: 3 });
+  });
+
+  it("disk shows one disk, and a refused disk exits 1 naming file and line", () => {
+    const d = mkdtempSync(join(tmpdir(), "ferry-cli-disk-"));
+    execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(d, "ok.vmdk"), "16M"]);
+    const ok = cli("disk", "--json", join(d, "ok.vmdk"));
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ createType: "monolithicSparse", capacityBytes: 16 * 1024 ** 2, allocatedBytes: 0, chain: [{ parentCid: "ffffffff" }] });
+    expect(cli("disk", join(d, "ok.vmdk")).out).toMatch(/Size\s+16 MiB virtual/);
+    writeFileSync(join(d, "nbd.vmdk"), '# Disk DescriptorFile\ncreateType="monolithicFlat"\nRW 8 FLAT "nbd:127.0.0.1:1" 0\n');
+    const bad = cli("disk", join(d, "nbd.vmdk"));
+    expect(bad.status).toBe(1);
+    expect(bad.err).toContain(`ferry: error: ${join(d, "nbd.vmdk")}:3: extent "nbd:127.0.0.1:1" is a protocol or drive name`);
+  });
+
+  it("maps an ESXi datastore path with --datastore", () => {
+    const d = mkdtempSync(join(tmpdir(), "ferry-cli-ds-"));
+    mkdirSync(join(d, "guest"));
+    mkdirSync(join(d, "ds1", "iso-and-disks"), { recursive: true });
+    execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(d, "ds1", "iso-and-disks", "shared.vmdk"), "8M"]);
+    writeFileSync(join(d, "guest", "g.vmx"), 'scsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "/vmfs/volumes/ds1/iso-and-disks/shared.vmdk"\n');
+    const without = JSON.parse(cli("inspect", "--json", join(d, "guest", "g.vmx")).out);
+    expect(without.diskFacts[0].error).toMatchObject({ code: "vmdk.missing" });
+    const mapped = cli("inspect", "--json", "--datastore", `/vmfs/volumes/ds1=${join(d, "ds1")}`, join(d, "guest", "g.vmx"));
+    expect(JSON.parse(mapped.out).diskFacts[0].facts.capacityBytes).toBe(8 * 1024 ** 2);
+    expect(cli("inspect", "--datastore", "nonsense", join(d, "guest", "g.vmx")).err).toContain("--datastore takes");
   });
 });

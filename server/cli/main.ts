@@ -1,7 +1,10 @@
 import { FerryError } from "../errors";
+import { inspectGuest } from "../input/inspect-guest";
 import { readVmxFile } from "../input/vmx-file";
+import { confinement, inspectDisk, type Confinement } from "../vmdk";
 import { printSource } from "../vmx";
-import { formatSummary } from "./summary";
+import { dirname } from "node:path";
+import { formatDisk, formatSummary } from "./summary";
 
 /**
  * `ferry`: the command line. Speaks virt-v2v's dialect
@@ -9,7 +12,10 @@ import { formatSummary } from "./summary";
  */
 
 const USAGE = `usage:
-  ferry inspect FILE.vmx [--json]        show what the VMX says about the guest
+  ferry inspect FILE.vmx [--json] [--datastore /vmfs/volumes/DS=DIR]...
+                                         the guest and its disks, as an admin reads them
+  ferry disk FILE.vmdk [--json] [--datastore /vmfs/volumes/DS=DIR]...
+                                         one disk: type, size, allocation, snapshot chain
   ferry -i vmx FILE.vmx --print-source   the source block, as virt-v2v prints it
   ferry --help | --version
 `;
@@ -48,6 +54,7 @@ function dispatch(argv: string[], io: CliIo): number {
     return 0;
   }
   if (argv[0] === "inspect") return inspect(argv.slice(1), io);
+  if (argv[0] === "disk") return disk(argv.slice(1), io);
   return v2v(argv, io);
 }
 
@@ -57,17 +64,41 @@ function load(file: string) {
   return r.vm;
 }
 
-function inspect(args: string[], io: CliIo): number {
-  let json = false;
-  const files: string[] = [];
-  for (const a of args) {
-    if (a === "--json") json = true;
-    else if (a.startsWith("-")) throw new UsageError(`inspect: unknown option ${a}`);
-    else files.push(a);
+interface CommonArgs {
+  json: boolean;
+  files: string[];
+  datastores: Confinement["datastores"];
+}
+
+function commonArgs(command: string, args: string[]): CommonArgs {
+  const out: CommonArgs = { json: false, files: [], datastores: [] };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--json") out.json = true;
+    else if (a === "--datastore") {
+      const v = args[++i];
+      const m = v ? /^(\/[^=]+)=(.+)$/.exec(v) : null;
+      if (!m) throw new UsageError(`${command}: --datastore takes /vmfs/volumes/NAME=LOCAL-FOLDER`);
+      out.datastores.push({ prefix: m[1]!, path: m[2]! });
+    } else if (a.startsWith("-")) throw new UsageError(`${command}: unknown option ${a}`);
+    else out.files.push(a);
   }
-  if (files.length !== 1) throw new UsageError("inspect takes exactly one .vmx file");
-  const vm = load(files[0]!);
-  io.out(json ? JSON.stringify(vm, null, 2) + "\n" : formatSummary(vm));
+  if (out.files.length !== 1) throw new UsageError(`${command} takes exactly one file`);
+  return out;
+}
+
+function inspect(args: string[], io: CliIo): number {
+  const a = commonArgs("inspect", args);
+  const vm = inspectGuest(a.files[0]!, { datastores: a.datastores });
+  io.out(a.json ? JSON.stringify(vm, null, 2) + "\n" : formatSummary(vm));
+  return 0;
+}
+
+function disk(args: string[], io: CliIo): number {
+  const a = commonArgs("disk", args);
+  const file = a.files[0]!;
+  const facts = inspectDisk(file, dirname(file), { confinement: confinement(dirname(file), a.datastores) });
+  io.out(a.json ? JSON.stringify(facts, null, 2) + "\n" : formatDisk(facts));
   return 0;
 }
 

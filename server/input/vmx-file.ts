@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { FerryError } from "../errors";
+import { mapDatastorePath, type Confinement } from "../vmdk/confine";
 import { MAX_VMX_BYTES, readVmx, type ReadVmxResult } from "../vmx";
 
 /**
@@ -9,6 +10,8 @@ import { MAX_VMX_BYTES, readVmx, type ReadVmxResult } from "../vmx";
 export interface OpenVmxOptions {
   /** Refuse a symlink as the VMX itself (for share browsing; the CLI follows them). */
   noFollow?: boolean;
+  /** ESXi datastore paths mapped to local folders, for checking which files exist. */
+  datastores?: Confinement["datastores"];
 }
 
 export function readVmxBytes(path: string, options: OpenVmxOptions = {}): Uint8Array {
@@ -79,5 +82,6 @@ export function readVmxFile(path: string, options: OpenVmxOptions = {}): ReadVmx
     if (e instanceof FerryError) return { ok: false, error: e };
     throw e;
   }
-  return readVmx(bytes, { vmxPath: path, exists: isRegularFile });
+  const datastores = options.datastores ?? [];
+  return readVmx(bytes, { vmxPath: path, exists: (p) => isRegularFile(p.startsWith("/") ? mapDatastorePath(p, datastores) : p) });
 }

@@ -28,6 +28,12 @@ export function confinement(guestDir: string, datastores: Confinement["datastore
   };
 }
 
+/** An ESXi path (`/vmfs/volumes/DS/...`) on the mapped local folder; other paths unchanged. */
+export function mapDatastorePath(p: string, datastores: Confinement["datastores"]): string {
+  const ds = datastores.find((d) => p === d.prefix || p.startsWith(d.prefix + "/"));
+  return ds ? join(ds.path, p.slice(ds.prefix.length)) : posix.normalize(p);
+}
+
 export interface Where {
   /** The file that names this one (a descriptor), for errors. */
   file: string;
@@ -61,13 +67,7 @@ function inside(root: string, p: string): boolean {
 /** Resolve a name from a descriptor (relative to `baseDir`) to a regular file inside the roots. */
 export function resolveConfined(name: string, baseDir: string, c: Confinement, where: Where, what: string): ConfinedFile {
   checkName(name, where, what);
-  let target: string;
-  if (name.startsWith("/")) {
-    const ds = c.datastores.find((d) => name === d.prefix || name.startsWith(d.prefix + "/"));
-    target = ds ? join(ds.path, name.slice(ds.prefix.length)) : posix.normalize(name);
-  } else {
-    target = join(baseDir, name);
-  }
+  const target = name.startsWith("/") ? mapDatastorePath(name, c.datastores) : join(baseDir, name);
   let real: string;
   try {
     real = realpathSync(target);

@@ -3,14 +3,15 @@
  * reads it, and every hostile one is refused before any qemu-img process
  * starts and without opening a file outside its guest's folder.
  */
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { FerryError } from "../server/errors";
 import { dataBytes, info, map, qemuImgProcessesStarted } from "../server/qemu";
 import { confinement, DiskFacts, inspectDisk } from "../server/vmdk";
-import { makeVmdkFixtures, type VmdkFixtures } from "./fixtures/vmdk";
+import { cowdDelta, descriptor, makeVmdkFixtures, type VmdkFixtures } from "./fixtures/vmdk";
 
 // Every file Ferry opens, to prove no hostile reference makes it read outside the guest's folder.
 const opened = vi.hoisted(() => [] as string[]);
@@ -141,5 +142,61 @@ describe("hostile disks", () => {
 
   it("leaves the secret file untouched", () => {
     expect(readFileSync(fx.secret).every((b) => b === 0x53)).toBe(true);
+  });
+});
+
+describe("disk edge cases", () => {
+  const scratch = () => mkdtempSync(join(tmpdir(), "ferry-disk-edge-"));
+
+  it("says to give the descriptor when handed an extent", () => {
+    const d = dirname(fx.good["twoGbMaxExtentSparse"]!);
+    expect(() => inspect(join(d, "twoGbMaxExtentSparse-s001.vmdk"))).toThrow(expect.objectContaining({ code: "vmdk.extent-not-disk" }));
+    const flat = dirname(fx.good["monolithicFlat"]!);
+    expect(() => inspect(join(flat, "monolithicFlat-flat.vmdk"))).toThrow(expect.objectContaining({ code: "vmdk.not-a-descriptor" }));
+    expect(() => inspect(join(dirname(fx.good["vmfs"]!), "esx-000001-delta.vmdk"))).toThrow(expect.objectContaining({ code: "vmdk.extent-not-disk" }));
+  });
+
+  it("warns about VMware lock files beside the disk", () => {
+    const d = scratch();
+    execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(d, "web.vmdk"), "8M"]);
+    mkdirSync(join(d, "web.vmdk.lck"));
+    const facts = inspect(join(d, "web.vmdk"));
+    expect(facts.locks).toEqual([join(d, "web.vmdk.lck")]);
+    expect(facts.concerns).toEqual([expect.objectContaining({ id: "vmdk.locked", severity: "warning" })]);
+  });
+
+  it("raises a critical concern for a missing parent, and for a snapshot without a parent hint", () => {
+    const d = scratch();
+    writeFileSync(join(d, "a-000001.vmdk"), descriptor({ cid: "1", parentCid: "2", createType: "monolithicFlat", parent: "a.vmdk", extents: ['RW 8 FLAT "a-flat.vmdk" 0'] }));
+    writeFileSync(join(d, "b-000001.vmdk"), descriptor({ cid: "1", parentCid: "2", createType: "monolithicFlat", extents: ['RW 8 FLAT "a-flat.vmdk" 0'] }));
+    writeFileSync(join(d, "a-flat.vmdk"), Buffer.alloc(8 * 512));
+    expect(inspect(join(d, "a-000001.vmdk")).concerns.map((c) => [c.id, c.severity])).toEqual([["vmdk.chain.missing-parent", "critical"]]);
+    expect(inspect(join(d, "b-000001.vmdk")).concerns.map((c) => [c.id, c.severity])).toEqual([["vmdk.chain.no-parent", "critical"]]);
+  });
+
+  it("refuses an unknown createType and a chain deeper than 32, naming the file", () => {
+    const d = scratch();
+    writeFileSync(join(d, "odd.vmdk"), descriptor({ createType: "custom", extents: ['RW 8 FLAT "x-flat.vmdk" 0'] }));
+    expect(() => inspect(join(d, "odd.vmdk"))).toThrow(expect.objectContaining({ code: "vmdk.create-type", line: 6 }));
+    writeFileSync(join(d, "x-flat.vmdk"), Buffer.alloc(8 * 512));
+    for (let i = 0; i <= 33; i++) {
+      writeFileSync(join(d, `deep-${i}.vmdk`), descriptor({ cid: `${i}`, parentCid: i === 33 ? "ffffffff" : `${i + 1}`, createType: "monolithicFlat", parent: i === 33 ? undefined : `deep-${i + 1}.vmdk`, extents: ['RW 8 FLAT "x-flat.vmdk" 0'] }));
+    }
+    expect(() => inspect(join(d, "deep-0.vmdk"))).toThrow(expect.objectContaining({ code: "vmdk.chain.too-deep" }));
+    expect(inspect(join(d, "deep-2.vmdk")).chain).toHaveLength(32);
+  });
+
+  it("maps an ESXi datastore path in a parent hint", () => {
+    const d = scratch();
+    mkdirSync(join(d, "guest"));
+    mkdirSync(join(d, "ds1", "base"), { recursive: true });
+    writeFileSync(join(d, "ds1", "base", "base.vmdk"), descriptor({ cid: "abc", createType: "vmfs", extents: ['RW 8 VMFS "base-flat.vmdk"'] }));
+    writeFileSync(join(d, "ds1", "base", "base-flat.vmdk"), Buffer.alloc(8 * 512));
+    writeFileSync(join(d, "guest", "g-000001.vmdk"), descriptor({ cid: "def", parentCid: "abc", createType: "vmfsSparse", parent: "/vmfs/volumes/ds1/base/base.vmdk", extents: ['RW 8 VMFSSPARSE "g-000001-delta.vmdk"'] }));
+    writeFileSync(join(d, "guest", "g-000001-delta.vmdk"), cowdDelta(8));
+    const g = join(d, "guest");
+    expect(inspectDisk("g-000001.vmdk", g, { confinement: confinement(g) }).concerns.map((c) => c.id)).toEqual(["vmdk.chain.missing-parent"]);
+    const facts = inspectDisk("g-000001.vmdk", g, { confinement: confinement(g, [{ prefix: "/vmfs/volumes/ds1", path: join(d, "ds1") }]) });
+    expect(facts.chain.map((l) => l.file)).toEqual([join(g, "g-000001.vmdk"), join(d, "ds1", "base", "base.vmdk")]);
   });
 });

@@ -35,16 +35,16 @@ writeFileSync(
   "latin1", // é as the single windows-1252 byte 0xE9
 );
 
-function cli(...args: string[]) {
+async function cli(...args: string[]) {
   let out = "";
   let err = "";
-  const status = run(args, { out: (s) => (out += s), err: (s) => (err += s) });
+  const status = await run(args, { out: (s) => (out += s), err: (s) => (err += s) });
   return { status, out, err };
 }
 
 describe("ferry CLI", () => {
-  it("inspect prints a readable summary", () => {
-    const r = cli("inspect", vmx);
+  it("inspect prints a readable summary", async () => {
+    const r = await cli("inspect", vmx);
     expect(r.status).toBe(0);
     expect(r.out).toContain("db01 é");
     expect(r.out).toMatch(/CPUs\s+4 vCPUs \(2 sockets × 2 cores\)/);
@@ -54,16 +54,16 @@ describe("ferry CLI", () => {
     expect(r.out).toMatch(/line 3: value of memsize is not quoted/);
   });
 
-  it("inspect --json prints the SourceVm", () => {
-    const r = cli("inspect", "--json", vmx);
+  it("inspect --json prints the SourceVm", async () => {
+    const r = await cli("inspect", "--json", vmx);
     expect(r.status).toBe(0);
     const vm = SourceVm.parse(JSON.parse(r.out));
     expect(vm).toMatchObject({ name: "db01 é", memoryMiB: 8192, firmware: "uefi", encoding: "windows-1252" });
     expect(vm.nics[0]).toMatchObject({ mac: "00:50:56:12:34:56", macType: "static", network: "Prod", model: "vmxnet3" });
   });
 
-  it("prints virt-v2v's --print-source block", () => {
-    const r = cli("-i", "vmx", vmx, "--print-source");
+  it("prints virt-v2v's --print-source block", async () => {
+    const r = await cli("-i", "vmx", vmx, "--print-source");
     expect(r.status).toBe(0);
     expect(r.out).toContain("    source name: db01 é\n");
     expect(r.out).toContain("         memory: 8589934592 (bytes)\n");
@@ -73,18 +73,18 @@ describe("ferry CLI", () => {
     expect(r.out).toContain('\tBridge "Prod" mac: 00:50:56:12:34:56 [vmxnet3]\n');
   });
 
-  it("reports errors as ferry: error: FILE[:LINE]: message, exit 1", () => {
+  it("reports errors as ferry: error: FILE[:LINE]: message, exit 1", async () => {
     const desc = join(dir, "disk.vmx");
     writeFileSync(desc, "\n# Disk DescriptorFile\nversion=1\n");
-    const r = cli("inspect", desc);
+    const r = await cli("inspect", desc);
     expect(r.status).toBe(1);
     expect(r.err).toContain(`ferry: error: ${desc}:2: this is a VMDK disk descriptor, not a VMX file\n`);
     expect(r.err).toContain("ferry: hint:");
     expect(r.out).toBe("");
   });
 
-  it("names a missing file", () => {
-    const r = cli("inspect", join(dir, "missing.vmx"));
+  it("names a missing file", async () => {
+    const r = await cli("inspect", join(dir, "missing.vmx"));
     expect(r.status).toBe(1);
     expect(r.err).toContain(`ferry: error: ${join(dir, "missing.vmx")}: no such file`);
   });
@@ -96,14 +96,14 @@ describe("ferry CLI", () => {
     [[vmx], "-i vmx is required"],
     [["-i", "vmx", vmx, "-o", "local", "-os", dir], "not available yet"],
     [["-i"], "-i needs a value"],
-  ])("refuses bad usage %j", (args, message) => {
-    const r = cli(...(args as string[]));
+  ])("refuses bad usage %j", async (args, message) => {
+    const r = await cli(...(args as string[]));
     expect(r.status).toBe(1);
     expect(r.err).toContain(message);
     expect(r.err).toContain("usage:");
   });
 
-  it("runs as bin/ferry from the repository", () => {
+  it("runs as bin/ferry from the repository", async () => {
     const bin = resolve(__dirname, "../../bin/ferry");
     const ok = execFileSync(bin, ["inspect", "--json", vmx], { encoding: "utf8" });
     expect(JSON.parse(ok).name).toBe("db01 é");
@@ -118,7 +118,7 @@ describe("ferry CLI on disks", () => {
   it("inspect --json includes each disk's facts and concerns", async () => {
     const { makeFourDiskGuest } = await import("../../test/fixtures/guest");
     const guestVmx = makeFourDiskGuest(mkdtempSync(join(tmpdir(), "ferry-cli-guest-")));
-    const r = cli("inspect", "--json", guestVmx);
+    const r = await cli("inspect", "--json", guestVmx);
     expect(r.status).toBe(0);
     const vm = JSON.parse(r.out);
     expect(vm.diskFacts.map((d: { id: string; facts: { createType: string; chain: unknown[] } }) => [d.id, d.facts.createType, d.facts.chain.length])).toEqual([
@@ -129,44 +129,56 @@ describe("ferry CLI on disks", () => {
     ]);
     expect(vm.diskFacts[0].facts.allocatedBytes).toBe(11 * 1024 ** 2);
     expect(vm.concerns.map((c: { id: string }) => c.id)).toContain("vmx.disk.snapshot");
-    const text = cli("inspect", guestVmx).out;
+    const text = (await cli("inspect", guestVmx)).out;
     expect(text).toMatch(/scsi0:0\s+app01-000002\.vmdk\s+persistent\s+256 MiB \(11 MiB used\), monolithicSparse, 2 snapshots/);
   });
 
-  it("inspect reports an unsafe disk as a critical concern and still shows the guest", () => {
+  it("inspect reports an unsafe disk as a critical concern and still shows the guest", async () => {
     const d = mkdtempSync(join(tmpdir(), "ferry-cli-bad-"));
     writeFileSync(join(d, "bad.vmx"), 'displayName = "bad"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "bad.vmdk"\n');
     writeFileSync(join(d, "bad.vmdk"), '# Disk DescriptorFile\ncreateType="monolithicFlat"\nRW 8 FLAT "/etc/passwd" 0\n');
-    const r = cli("inspect", "--json", join(d, "bad.vmx"));
+    const r = await cli("inspect", "--json", join(d, "bad.vmx"));
     expect(r.status).toBe(0);
     const vm = JSON.parse(r.out);
     expect(vm.concerns[0]).toMatchObject({ id: "vmdk.path.outside", severity: "critical", device: "scsi0:0" });
     expect(vm.diskFacts[0].error).toMatchObject({ code: "vmdk.path.outside", line: 3 });
   });
 
-  it("disk shows one disk, and a refused disk exits 1 naming file and line", () => {
+  it("disk shows one disk, and a refused disk exits 1 naming file and line", async () => {
     const d = mkdtempSync(join(tmpdir(), "ferry-cli-disk-"));
     execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(d, "ok.vmdk"), "16M"]);
-    const ok = cli("disk", "--json", join(d, "ok.vmdk"));
+    const ok = await cli("disk", "--json", join(d, "ok.vmdk"));
     expect(ok.status).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ createType: "monolithicSparse", capacityBytes: 16 * 1024 ** 2, allocatedBytes: 0, chain: [{ parentCid: "ffffffff" }] });
-    expect(cli("disk", join(d, "ok.vmdk")).out).toMatch(/Size\s+16 MiB virtual/);
+    expect((await cli("disk", join(d, "ok.vmdk"))).out).toMatch(/Size\s+16 MiB virtual/);
     writeFileSync(join(d, "nbd.vmdk"), '# Disk DescriptorFile\ncreateType="monolithicFlat"\nRW 8 FLAT "nbd:127.0.0.1:1" 0\n');
-    const bad = cli("disk", join(d, "nbd.vmdk"));
+    const bad = await cli("disk", join(d, "nbd.vmdk"));
     expect(bad.status).toBe(1);
     expect(bad.err).toContain(`ferry: error: ${join(d, "nbd.vmdk")}:3: extent "nbd:127.0.0.1:1" is a protocol or drive name`);
   });
 
-  it("maps an ESXi datastore path with --datastore", () => {
+  it("maps an ESXi datastore path with --datastore", async () => {
     const d = mkdtempSync(join(tmpdir(), "ferry-cli-ds-"));
     mkdirSync(join(d, "guest"));
     mkdirSync(join(d, "ds1", "iso-and-disks"), { recursive: true });
     execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(d, "ds1", "iso-and-disks", "shared.vmdk"), "8M"]);
     writeFileSync(join(d, "guest", "g.vmx"), 'scsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "/vmfs/volumes/ds1/iso-and-disks/shared.vmdk"\n');
-    const without = JSON.parse(cli("inspect", "--json", join(d, "guest", "g.vmx")).out);
+    const without = JSON.parse((await cli("inspect", "--json", join(d, "guest", "g.vmx"))).out);
     expect(without.diskFacts[0].error).toMatchObject({ code: "vmdk.missing" });
-    const mapped = cli("inspect", "--json", "--datastore", `/vmfs/volumes/ds1=${join(d, "ds1")}`, join(d, "guest", "g.vmx"));
+    const mapped = await cli("inspect", "--json", "--datastore", `/vmfs/volumes/ds1=${join(d, "ds1")}`, join(d, "guest", "g.vmx"));
     expect(JSON.parse(mapped.out).diskFacts[0].facts.capacityBytes).toBe(8 * 1024 ** 2);
-    expect(cli("inspect", "--datastore", "nonsense", join(d, "guest", "g.vmx")).err).toContain("--datastore takes");
+    expect((await cli("inspect", "--datastore", "nonsense", join(d, "guest", "g.vmx"))).err).toContain("--datastore takes");
+  });
+});
+
+describe("ferry check", () => {
+  it("reports qemu-img's version and block drivers", async () => {
+    const r = await cli("check", "--json");
+    expect(r.status).toBe(0);
+    const c = JSON.parse(r.out);
+    expect(c.version).toMatch(/^\d+\.\d+/);
+    expect(c.formats).toEqual(expect.arrayContaining(["vmdk", "raw", "qcow2"]));
+    expect((await cli("check")).out).toMatch(/^qemu-img \d+\.\d+/);
+    expect((await cli("check", "--yaml")).status).toBe(1);
   });
 });

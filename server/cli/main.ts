@@ -1,5 +1,6 @@
 import { FerryError } from "../errors";
 import { inspectGuest } from "../input/inspect-guest";
+import { qemuImgSelfCheck } from "../qemu";
 import { readVmxFile } from "../input/vmx-file";
 import { confinement, inspectDisk, type Confinement } from "../vmdk";
 import { printSource } from "../vmx";
@@ -17,6 +18,7 @@ const USAGE = `usage:
   ferry disk FILE.vmdk [--json] [--datastore /vmfs/volumes/DS=DIR]...
                                          one disk: type, size, allocation, snapshot chain
   ferry -i vmx FILE.vmx --print-source   the source block, as virt-v2v prints it
+  ferry check [--json]                   qemu-img's version and block drivers
   ferry --help | --version
 `;
 
@@ -27,9 +29,9 @@ export interface CliIo {
 
 class UsageError extends Error {}
 
-export function run(argv: string[], io: CliIo): number {
+export async function run(argv: string[], io: CliIo): Promise<number> {
   try {
-    return dispatch(argv, io);
+    return await dispatch(argv, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`ferry: error: ${e.message}\n${USAGE}`);
@@ -44,7 +46,7 @@ export function run(argv: string[], io: CliIo): number {
   }
 }
 
-function dispatch(argv: string[], io: CliIo): number {
+async function dispatch(argv: string[], io: CliIo): Promise<number> {
   if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
     io.out(USAGE);
     return argv.length === 0 ? 1 : 0;
@@ -55,6 +57,7 @@ function dispatch(argv: string[], io: CliIo): number {
   }
   if (argv[0] === "inspect") return inspect(argv.slice(1), io);
   if (argv[0] === "disk") return disk(argv.slice(1), io);
+  if (argv[0] === "check") return check(argv.slice(1), io);
   return v2v(argv, io);
 }
 
@@ -102,6 +105,13 @@ function disk(args: string[], io: CliIo): number {
   return 0;
 }
 
+async function check(args: string[], io: CliIo): Promise<number> {
+  if (args.some((a) => a !== "--json")) throw new UsageError("check takes only --json");
+  const c = await qemuImgSelfCheck();
+  io.out(args.includes("--json") ? JSON.stringify(c, null, 2) + "\n" : `qemu-img ${c.version}\nblock drivers: ${c.formats.join(" ")}\nvmdk, raw, qcow2: present\n`);
+  return 0;
+}
+
 /** virt-v2v-style options: -i vmx FILE, --print-source. */
 function v2v(args: string[], io: CliIo): number {
   let input: string | null = null;
@@ -134,8 +144,10 @@ function v2v(args: string[], io: CliIo): number {
 
 const isMain = process.argv[1] && /server[\\/]cli[\\/]main\.ts$/.test(process.argv[1]);
 if (isMain) {
-  process.exitCode = run(process.argv.slice(2), {
+  void run(process.argv.slice(2), {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
+  }).then((code) => {
+    process.exitCode = code;
   });
 }

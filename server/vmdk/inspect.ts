@@ -91,7 +91,12 @@ function readDescriptor(h: Handle): { descriptor: Descriptor; header: KdmvHeader
     if (at + len > h.stat.size) {
       throw new FerryError({ code: "vmdk.header.invalid", message: "the embedded descriptor lies past the end of the file", file: h.path, hint: "the disk file is truncated or damaged" });
     }
-    return { descriptor: parseDescriptor(h.read(at, len), h.path), header };
+    const text = h.read(at, len);
+    if (text.byteLength === 0 || text[0] === 0) {
+      // qemu-img reserves room for a descriptor in every extent of a split disk but fills only the first file's.
+      throw new FerryError({ code: "vmdk.extent-not-disk", message: "is a data extent of a larger disk (its descriptor area is empty), not a disk", file: h.path, hint: "give the disk's descriptor (NAME.vmdk), not one of its -s00N extents" });
+    }
+    return { descriptor: parseDescriptor(text, h.path), header };
   }
   if (magic === "COWD" || magic === "SESPARSE") {
     throw new FerryError({ code: "vmdk.extent-not-disk", message: `is a ${magic === "COWD" ? "vmfsSparse" : "seSparse"} delta extent, not a disk`, file: h.path, hint: "give the snapshot's descriptor (NAME-00000N.vmdk), not its -delta or -sesparse file" });

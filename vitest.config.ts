@@ -6,6 +6,7 @@ export default defineConfig({
   test: {
     include: ["server/**/*.test.ts", "test/**/*.test.ts"],
     exclude: ["node_modules", "e2e", ".next"],
-    testTimeout: 60_000,
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
   },
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever is missing on a fresh Debian machine with Node 20, then
 # (with --build) builds the web app when its sources changed.
-#   Debian packages: chromium (end-to-end tests), qemu-utils (qemu-img, qemu-io)
+#   Debian packages: chromium (end-to-end tests), qemu-utils (qemu-img, qemu-io),
+#                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML)
 #   npm packages:    npm ci, when package-lock.json changed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,8 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v qemu-img >/dev/null && command -v qemu-io >/dev/null || missing+=(qemu-utils)
 command -v prlimit >/dev/null || missing+=(util-linux)
+command -v virt-xml-validate >/dev/null || missing+=(libvirt-clients)
+command -v xmllint >/dev/null || missing+=(libxml2-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -94,7 +94,12 @@ describe("ferry CLI", () => {
     [["inspect", "--yaml", vmx], "unknown option --yaml"],
     [["-i", "ova", vmx], "only -i vmx"],
     [[vmx], "-i vmx is required"],
-    [["-i", "vmx", vmx, "-o", "local", "-os", dir], "not available yet"],
+    [["-i", "vmx", vmx, "-o", "local"], "-o local needs -os DIR"],
+    [["-i", "vmx", vmx, "-os", dir], "-o local|qemu|json is required"],
+    [["-i", "vmx", vmx, "-o", "libvirt", "-os", dir], "-o libvirt: expected local or qemu or json"],
+    [["-i", "vmx", vmx, "-o", "local", "-os", dir, "-of", "vmdk"], "-of vmdk: expected raw or qcow2"],
+    [["-i", "vmx", vmx, "-o", "local", "-os", dir, "--parallel", "0"], "--parallel 0: expected a number from 1 to 16"],
+    [["-i", "vmx", vmx, "-o", "local", "-os", "--copy-only"], "-os needs a value"],
     [["-i"], "-i needs a value"],
   ])("refuses bad usage %j", async (args, message) => {
     const r = await cli(...(args as string[]));

@@ -3,7 +3,10 @@ import { inspectGuest } from "../input/inspect-guest";
 import { qemuImgSelfCheck } from "../qemu";
 import { readVmxFile } from "../input/vmx-file";
 import { confinement, inspectDisk, type Confinement } from "../vmdk";
+import { planTarget } from "../plan";
+import { runPipeline } from "../pipeline";
 import { printSource } from "../vmx";
+import { humanPrinter, jsonPrinter } from "./printer";
 import { dirname } from "node:path";
 import { formatDisk, formatSummary } from "./summary";
 
@@ -18,6 +21,20 @@ const USAGE = `usage:
   ferry disk FILE.vmdk [--json] [--datastore /vmfs/volumes/DS=DIR]...
                                          one disk: type, size, allocation, snapshot chain
   ferry -i vmx FILE.vmx --print-source   the source block, as virt-v2v prints it
+  ferry -i vmx FILE.vmx -o local|qemu|json -os DIR [options]
+                                         convert the guest into DIR
+    -of raw|qcow2            disk format (raw)
+    -oa sparse|preallocated  disk allocation (sparse)
+    -on NAME                 the guest's name on KVM (from displayName)
+    -n, --network [IN:]OUT   map NICs on source network IN (or all) to libvirt network OUT
+    -b, --bridge [IN:]OUT    map NICs on source network IN (or all) to bridge OUT
+    --mac MAC:network|bridge:NAME   map one NIC by its MAC
+    --datastore /vmfs/volumes/DS=DIR   where an ESXi datastore is on this host
+    --parallel N             copy N disks at once (1)
+    --copy-only              copy disks and write metadata; no guest conversion (may not boot)
+    --overwrite              replace existing output files
+    --machine-readable       one JSON event per line on stdout
+    -v, --verbose            print log lines
   ferry check [--json]                   qemu-img's version and block drivers
   ferry --help | --version
 `;
@@ -112,34 +129,103 @@ async function check(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-/** virt-v2v-style options: -i vmx FILE, --print-source. */
-function v2v(args: string[], io: CliIo): number {
+/** virt-v2v-style options: -i vmx FILE [--print-source | -o MODE -os DIR ...]. */
+async function v2v(args: string[], io: CliIo): Promise<number> {
   let input: string | null = null;
   let printSrc = false;
+  let machineReadable = false;
+  let verbose = false;
   const files: string[] = [];
-  const output: string[] = [];
+  const o: { mode?: string; dir?: string; format?: string; allocation?: string; name?: string; parallel?: number } = {};
+  const networks: string[] = [];
+  const bridges: string[] = [];
+  const macs: string[] = [];
+  const datastores: Confinement["datastores"] = [];
+  let copyOnly = false;
+  let overwrite = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = () => {
       const v = args[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      if (v === undefined || (v.startsWith("-") && v.length > 1)) throw new UsageError(`${a} needs a value`);
       return v;
     };
-    if (a === "-i") input = value();
-    else if (a === "--print-source") printSrc = true;
-    else if (a === "-o" || a === "-os" || a === "-of" || a === "-oa" || a === "-on") output.push(a, value());
-    else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
-    else files.push(a);
+    const oneOf = (v: string, allowed: string[]) => {
+      if (!allowed.includes(v)) throw new UsageError(`${a} ${v}: expected ${allowed.join(" or ")}`);
+      return v;
+    };
+    switch (a) {
+      case "-i": input = value(); break;
+      case "--print-source": printSrc = true; break;
+      case "-o": o.mode = oneOf(value(), ["local", "qemu", "json"]); break;
+      case "-os": o.dir = value(); break;
+      case "-of": o.format = oneOf(value(), ["raw", "qcow2"]); break;
+      case "-oa": o.allocation = oneOf(value(), ["sparse", "preallocated"]); break;
+      case "-on": o.name = value(); break;
+      case "-n": case "--network": networks.push(value()); break;
+      case "-b": case "--bridge": bridges.push(value()); break;
+      case "--mac": macs.push(value()); break;
+      case "--datastore": {
+        const m = /^(\/[^=]+)=(.+)$/.exec(value());
+        if (!m) throw new UsageError("--datastore takes /vmfs/volumes/NAME=LOCAL-FOLDER");
+        datastores.push({ prefix: m[1]!, path: m[2]! });
+        break;
+      }
+      case "--parallel": {
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 16) throw new UsageError(`--parallel ${v}: expected a number from 1 to 16`);
+        o.parallel = Number(v);
+        break;
+      }
+      case "--machine-readable": machineReadable = true; break;
+      case "-v": case "--verbose": verbose = true; break;
+      case "--copy-only": copyOnly = true; break;
+      case "--overwrite": overwrite = true; break;
+      default:
+        if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
+        files.push(a);
+    }
   }
   if (input !== "vmx") throw new UsageError(input === null ? "-i vmx is required" : `-i ${input}: only -i vmx is supported`);
   if (files.length !== 1) throw new UsageError("-i vmx takes exactly one .vmx file");
-  const vm = load(files[0]!);
   if (printSrc) {
+    const vm = load(files[0]!);
     io.out(`[   0.0] Setting up the source: -i vmx ${files[0]}\n`);
     io.out(printSource(vm));
     return 0;
   }
-  throw new UsageError(`conversion (${output.join(" ") || "-o"}) is not available yet: this build only reads guests (use --print-source or ferry inspect)`);
+  if (!o.mode) throw new UsageError("-o local|qemu|json is required (or --print-source)");
+  if (!o.dir) throw new UsageError(`-o ${o.mode} needs -os DIR, the folder to write the guest to`);
+
+  const vm = inspectGuest(files[0]!, { datastores });
+  const plan = planTarget(vm, {
+    output: o.mode as "local",
+    outputDir: o.dir,
+    format: (o.format ?? "raw") as "raw",
+    allocation: (o.allocation ?? "sparse") as "sparse",
+    name: o.name,
+    networks,
+    bridges,
+    macs,
+    copyOnly,
+    parallel: o.parallel ?? 1,
+    overwrite,
+  });
+  const printer = machineReadable ? jsonPrinter(io) : humanPrinter(io, verbose);
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigint);
+  try {
+    await runPipeline(plan, { emit: printer, signal: ac.signal });
+    return 0;
+  } catch (e) {
+    if (machineReadable && e instanceof FerryError) return 1; // already reported as an event
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
 }
 
 const isMain = process.argv[1] && /server[\\/]cli[\\/]main\.ts$/.test(process.argv[1]);

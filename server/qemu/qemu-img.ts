@@ -183,6 +183,17 @@ export async function measure(path: string, format: Format, outputFormat: Format
   return { required: m.required, fullyAllocated: m["fully-allocated"] };
 }
 
+/**
+ * A qcow2 overlay over a validated source: every later step reads the
+ * overlay, and qemu opens the backing file read-only, so the source is
+ * never written.
+ */
+export async function createOverlay(overlay: string, backing: string, backingFormat: Format, signal?: AbortSignal): Promise<void> {
+  const o = safePath(overlay);
+  const b = safePath(backing);
+  await runQemuImg(["create", "-q", "-f", "qcow2", "-b", b, "-F", safeFormat(backingFormat), o], { limits: QUERY_LIMITS, signal, file: b });
+}
+
 export interface ConvertOptions {
   source: string;
   sourceFormat: Format;

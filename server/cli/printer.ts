@@ -1,0 +1,53 @@
+import { formatBytes } from "../units";
+import type { PipelineEvent } from "../pipeline";
+import type { CliIo } from "./main";
+
+/** `--machine-readable`: one JSON object per event, unchanged. */
+export function jsonPrinter(io: CliIo): (e: PipelineEvent) => void {
+  return (e) => io.out(JSON.stringify(e) + "\n");
+}
+
+/** `[  12.3] Stage name` lines as virt-v2v prints them, and a progress bar on a terminal. */
+export function humanPrinter(io: CliIo, verbose: boolean, tty = Boolean(process.stdout.isTTY)): (e: PipelineEvent) => void {
+  let barShown = false;
+  const clearBar = () => {
+    if (barShown) io.out("\r\x1b[K");
+    barShown = false;
+  };
+  return (e) => {
+    switch (e.type) {
+      case "stage":
+        if (e.state === "started") {
+          clearBar();
+          io.out(`[${e.t.toFixed(1).padStart(6)}] ${e.name}\n`);
+        }
+        break;
+      case "progress":
+        if (tty) {
+          const pct = e.bytesTotal ? (100 * e.bytesDone) / e.bytesTotal : 100;
+          const width = 30;
+          const fill = Math.round((pct / 100) * width);
+          io.out(`\r\x1b[K    [${"#".repeat(fill)}${" ".repeat(width - fill)}] ${pct.toFixed(1).padStart(5)}%  ${formatBytes(e.bytesDone)} of ${formatBytes(e.bytesTotal)}  ${formatBytes(e.rate)}/s${e.rate === 0 && e.bytesDone < e.bytesTotal ? "  (no data moving)" : ""}`);
+          barShown = true;
+        }
+        break;
+      case "log":
+        if (verbose) {
+          clearBar();
+          io.err(`ferry: ${e.message}\n`);
+        }
+        break;
+      case "warning":
+        clearBar();
+        io.err(`ferry: warning: ${e.message}\n`);
+        break;
+      case "error":
+        clearBar();
+        break; // the CLI prints the error once, as ferry: error: FILE: message
+      case "result":
+        clearBar();
+        for (const f of e.files) io.out(`    ${f.path}  ${formatBytes(f.bytes)}\n`);
+        break;
+    }
+  };
+}

@@ -1,0 +1,75 @@
+import type { TargetPlan } from "../plan";
+
+/** XML text and attribute escaping: names come from an untrusted VMX. */
+export function xmlEscape(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
+}
+
+/** The libvirt domain for a plan whose disks are at `diskPaths` (in plan order). */
+export function libvirtXml(plan: TargetPlan, diskPaths: string[]): string {
+  const e = xmlEscape;
+  const t = plan.topology;
+  const lines: string[] = [
+    "<domain type='kvm'>",
+    `  <name>${e(plan.name)}</name>`,
+    ...(plan.uuid ? [`  <uuid>${e(plan.uuid)}</uuid>`] : []),
+    `  <memory unit='KiB'>${plan.memoryMiB * 1024}</memory>`,
+    `  <currentMemory unit='KiB'>${plan.memoryMiB * 1024}</currentMemory>`,
+    `  <vcpu placement='static'>${plan.vcpus}</vcpu>`,
+    ...(t ? ["  <cpu mode='host-model'>", `    <topology sockets='${t.sockets}' dies='1' cores='${t.cores}' threads='${t.threads}'/>`, "  </cpu>"] : []),
+    plan.firmware === "uefi" ? "  <os firmware='efi'>" : "  <os>",
+    `    <type arch='x86_64' machine='${plan.machine}'>hvm</type>`,
+    ...(plan.firmware === "uefi" ? ["    <firmware>", `      <feature enabled='${plan.secureBoot ? "yes" : "no"}' name='secure-boot'/>`, "    </firmware>"] : []),
+    "    <boot dev='hd'/>",
+    "  </os>",
+    "  <features>",
+    "    <acpi/>",
+    "    <apic/>",
+    ...(plan.secureBoot ? ["    <smm state='on'/>"] : []),
+    "  </features>",
+    "  <clock offset='utc'/>",
+    "  <on_poweroff>destroy</on_poweroff>",
+    "  <on_reboot>restart</on_reboot>",
+    "  <on_crash>restart</on_crash>",
+    "  <devices>",
+  ];
+  plan.disks.forEach((d, i) => {
+    lines.push(
+      "    <disk type='file' device='disk'>",
+      `      <driver name='qemu' type='${plan.format}'/>`,
+      `      <source file='${e(diskPaths[i]!)}'/>`,
+      "      <backingStore/>",
+      `      <target dev='${d.dev}' bus='${d.bus}'/>`,
+      "    </disk>",
+    );
+  });
+  for (const c of plan.cdroms) {
+    lines.push("    <disk type='file' device='cdrom'>", "      <driver name='qemu' type='raw'/>", `      <target dev='${c.dev}' bus='${c.bus}'/>`, "      <readonly/>", "    </disk>");
+  }
+  for (const n of plan.nics) {
+    lines.push(
+      `    <interface type='${n.network.type}'>`,
+      ...(n.mac ? [`      <mac address='${n.mac}'/>`] : []),
+      n.network.type === "bridge" ? `      <source bridge='${e(n.network.name)}'/>` : `      <source network='${e(n.network.name)}'/>`,
+      `      <model type='${n.model}'/>`,
+      "    </interface>",
+    );
+  }
+  lines.push(
+    "    <serial type='pty'>",
+    "      <target port='0'/>",
+    "    </serial>",
+    "    <console type='pty'>",
+    "      <target type='serial' port='0'/>",
+    "    </console>",
+    "    <input type='tablet' bus='usb'/>",
+    "    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>",
+    "    <video>",
+    "      <model type='vga'/>",
+    "    </video>",
+    "  </devices>",
+    "</domain>",
+    "",
+  );
+  return lines.join("\n");
+}

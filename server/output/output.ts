@@ -1,0 +1,94 @@
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { FerryError } from "../errors";
+import type { OutputMode, TargetPlan } from "../plan";
+import type { ResultFile } from "../pipeline/events";
+import { jsonMetadata } from "./json-output";
+import { libvirtXml } from "./libvirt-xml";
+import { qemuScript } from "./qemu-script";
+
+/**
+ * An output mode: where the disks go and what metadata describes them. Every
+ * mode stages its files in a hidden folder inside the output folder and
+ * renames them into place only when all are complete and fsync'ed, so a
+ * failed or cancelled run leaves nothing behind.
+ */
+export interface Output {
+  /** Paths the copy writes to (staged, in plan order). */
+  readonly stagedDisks: string[];
+  /** Where the disks end up (in plan order). */
+  readonly finalDisks: string[];
+  writeMetadata(): void;
+  /** fsync, rename into place, fsync the folder. Returns what was written. */
+  commit(): ResultFile[];
+  /** Remove everything staged. Safe to call twice. */
+  abort(): void;
+}
+
+interface Mode {
+  /** The metadata file's name. */
+  file: (plan: TargetPlan) => string;
+  /** Its content, given the final disk paths. */
+  content: (plan: TargetPlan, disks: string[]) => string;
+  executable?: boolean;
+}
+
+const MODES: Record<OutputMode, Mode> = {
+  local: { file: (p) => `${p.name}.xml`, content: libvirtXml },
+  qemu: { file: (p) => `${p.name}.sh`, content: qemuScript, executable: true },
+  json: { file: (p) => `${p.name}.json`, content: jsonMetadata },
+};
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function openOutput(plan: TargetPlan): Output {
+  const mode = MODES[plan.output.mode];
+  const dir = plan.output.dir;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new FerryError({ code: "output.no-dir", message: "the output folder does not exist", file: dir, hint: "create it first (-os names an existing folder)" });
+  }
+  const finalDisks = plan.disks.map((d) => join(dir, d.targetName));
+  const metadata = join(dir, mode.file(plan));
+  const clashes = [...finalDisks, metadata].filter((p) => existsSync(p));
+  if (clashes.length && !plan.overwrite) {
+    throw new FerryError({ code: "output.exists", message: `would overwrite ${clashes.join(", ")}`, file: clashes[0]!, hint: "choose another name (-on) or folder (-os), remove the old files, or pass --overwrite" });
+  }
+  let staging: string | null = mkdtempSync(join(dir, `.ferry-${plan.name}-`));
+  const stagedDisks = plan.disks.map((d) => join(staging!, d.targetName));
+  const stagedMetadata = join(staging, mode.file(plan));
+  return {
+    stagedDisks,
+    finalDisks,
+    writeMetadata() {
+      writeFileSync(stagedMetadata, mode.content(plan, finalDisks), { mode: mode.executable ? 0o755 : 0o644 });
+      if (mode.executable) chmodSync(stagedMetadata, 0o755);
+    },
+    commit() {
+      if (!staging) throw new FerryError({ code: "output.closed", message: "the output was already committed or aborted", file: dir, hint: null });
+      const files: ResultFile[] = [];
+      for (const p of [...stagedDisks, stagedMetadata]) fsyncPath(p);
+      stagedDisks.forEach((p, i) => {
+        files.push({ path: finalDisks[i]!, kind: "disk", bytes: statSync(p).size });
+        renameSync(p, finalDisks[i]!);
+      });
+      files.push({ path: metadata, kind: "metadata", bytes: statSync(stagedMetadata).size });
+      renameSync(stagedMetadata, metadata);
+      rmSync(staging, { recursive: true, force: true });
+      staging = null;
+      fsyncPath(dir);
+      return files;
+    },
+    abort() {
+      if (staging) rmSync(staging, { recursive: true, force: true });
+      staging = null;
+    },
+  };
+}
+

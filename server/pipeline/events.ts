@@ -1,0 +1,28 @@
+import { z } from "zod";
+
+/**
+ * One event shape for --machine-readable, the job store and SSE. `t` is
+ * seconds since the run started, as in virt-v2v's `[  12.3]` lines.
+ */
+export const StageState = z.enum(["started", "finished", "failed", "skipped"]);
+
+export const PipelineEvent = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("stage"), t: z.number(), name: z.string(), index: z.number().int(), total: z.number().int(), state: StageState, seconds: z.number().optional() }),
+  z.object({
+    type: z.literal("progress"),
+    t: z.number(),
+    /** 1-based disk number and the number of disks. */
+    disk: z.number().int().positive(),
+    disks: z.number().int().positive(),
+    bytesDone: z.number().nonnegative(),
+    bytesTotal: z.number().nonnegative(),
+    /** Bytes per second over the last few seconds. */
+    rate: z.number().nonnegative(),
+  }),
+  z.object({ type: z.literal("log"), t: z.number(), message: z.string() }),
+  z.object({ type: z.literal("warning"), t: z.number(), code: z.string(), message: z.string() }),
+  z.object({ type: z.literal("error"), t: z.number(), code: z.string(), message: z.string(), file: z.string().nullable(), line: z.number().nullable(), hint: z.string().nullable() }),
+  z.object({ type: z.literal("result"), t: z.number(), files: z.array(z.object({ path: z.string(), kind: z.enum(["disk", "metadata"]), bytes: z.number().int().nonnegative() })) }),
+]);
+export type PipelineEvent = z.infer<typeof PipelineEvent>;
+export type ResultFile = Extract<PipelineEvent, { type: "result" }>["files"][number];

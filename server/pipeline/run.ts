@@ -1,0 +1,222 @@
+import { mkdtempSync, rmSync, statfsSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FerryError } from "../errors";
+import { openOutput, type Output } from "../output";
+import type { TargetPlan } from "../plan";
+import { convert, createOverlay, measure } from "../qemu";
+import { formatBytes } from "../units";
+import type { PipelineEvent, ResultFile } from "./events";
+import { ProgressTracker } from "./progress";
+
+/**
+ * The driver: runs named stages in order, as virt-v2v does, emitting events.
+ * The source is only ever read through qcow2 overlays; outputs are staged
+ * and renamed into place at the end; whatever happens, the overlays go and
+ * a failed or cancelled run leaves nothing in the output folder.
+ */
+
+export interface RunOptions {
+  emit: (e: PipelineEvent) => void;
+  signal?: AbortSignal;
+  /** Where overlays live while the run lasts (default: the system's temporary folder). */
+  overlayDir?: string;
+  /** A copy that makes no progress for this long fails (default 5 minutes). */
+  stallMs?: number;
+}
+
+/** The overlay folder needs room for the overlays' metadata and any writes a conversion makes. */
+export const MIN_OVERLAY_FREE = 1024 ** 3;
+
+/** Headroom on the target beyond qemu-img measure's estimate. */
+export function targetMargin(required: number): number {
+  return Math.max(64 * 1024 ** 2, Math.ceil(required * 0.05));
+}
+
+interface Context {
+  plan: TargetPlan;
+  overlayRoot: string | null;
+  overlays: string[];
+  output: Output | null;
+}
+
+interface StageDef {
+  name: string;
+  run: (ctx: Context) => Promise<string | void> | string | void;
+}
+
+function freeBytes(path: string): number {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
+}
+
+export async function runPipeline(plan: TargetPlan, options: RunOptions): Promise<ResultFile[]> {
+  const started = performance.now();
+  const t = () => Math.round((performance.now() - started) / 100) / 10;
+  const emit = options.emit;
+  const log = (message: string) => emit({ type: "log", t: t(), message });
+  const warn = (code: string, message: string) => emit({ type: "warning", t: t(), code, message });
+  const inner = new AbortController();
+  const onAbort = () => inner.abort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const signal = inner.signal;
+  const ctx: Context = { plan, overlayRoot: null, overlays: [], output: null };
+  const n = plan.disks.length;
+
+  const fixed: StageDef[] = [
+    {
+      name: "Opening the source",
+      run: () => {
+        const blocking = plan.concerns.filter((c) => c.severity === "critical");
+        if (blocking.length) {
+          throw new FerryError({ code: "pipeline.blocked", message: `the guest cannot be converted: ${blocking.map((c) => c.message).join("; ")}`, file: plan.vmxPath, hint: "resolve the critical concerns shown by 'ferry inspect' first" });
+        }
+        for (const d of plan.disks) statSync(d.sourcePath);
+        log(`${plan.vmxPath}: ${n} disk${n === 1 ? "" : "s"}, ${formatBytes(plan.disks.reduce((s, d) => s + d.capacityBytes, 0))} in all`);
+      },
+    },
+    {
+      name: "Creating an overlay to protect the source from being modified",
+      run: async () => {
+        const base = options.overlayDir ?? tmpdir();
+        const free = freeBytes(base);
+        if (free < MIN_OVERLAY_FREE) {
+          throw new FerryError({ code: "pipeline.overlay-space", message: `the overlay folder has ${formatBytes(free)} free; Ferry needs at least ${formatBytes(MIN_OVERLAY_FREE)} there`, file: base, hint: "free space there, or set TMPDIR to a folder with more room" });
+        }
+        ctx.overlayRoot = mkdtempSync(join(base, "ferry-overlay-"));
+        for (const d of plan.disks) {
+          const overlay = join(ctx.overlayRoot, `${d.dev}.qcow2`);
+          await createOverlay(overlay, d.sourcePath, "vmdk", signal);
+          ctx.overlays.push(overlay);
+        }
+      },
+    },
+    {
+      name: "Inspecting the overlay",
+      run: () => {
+        if (plan.copyOnly) {
+          warn("pipeline.copy-only", "--copy-only: the guest is neither inspected nor converted; it may not boot on KVM");
+          return "skipped";
+        }
+        log("guest inspection arrives with guest conversion; the guest is copied as it is");
+      },
+    },
+    { name: "Checking for sufficient free disk space in the guest", run: () => "skipped" },
+    {
+      name: "Estimating space required on target for each disk",
+      run: async () => {
+        let required = 0;
+        for (let i = 0; i < n; i++) {
+          // A sparse raw file takes only its data, but measure -O raw reports the
+          // whole virtual size; its qcow2 figure is the data plus a little metadata.
+          const sparseRaw = plan.format === "raw" && plan.allocation === "sparse";
+          const m = await measure(ctx.overlays[i]!, "qcow2", sparseRaw ? "qcow2" : plan.format, signal);
+          const need = plan.allocation === "preallocated" ? m.fullyAllocated : m.required;
+          log(`disk ${i + 1}/${n} (${plan.disks[i]!.sourceId}): ${formatBytes(need)}`);
+          required += need;
+        }
+        const need = required + targetMargin(required);
+        const free = freeBytes(plan.output.dir);
+        if (free < need) {
+          throw new FerryError({ code: "output.no-space", message: `the output folder has ${formatBytes(free)} free; this guest needs ${formatBytes(need)} (${formatBytes(required)} estimated by qemu-img measure, plus a margin)`, file: plan.output.dir, hint: "free space there, choose another folder (-os), or copy sparse (-oa sparse)" });
+        }
+      },
+    },
+    {
+      name: "Converting the guest to run on KVM",
+      run: () => {
+        if (plan.copyOnly) return "skipped";
+        warn("pipeline.no-conversion", "guest conversion is not available in this build: the guest keeps its VMware drivers, and boots on SATA disks and e1000e NICs");
+        return "skipped";
+      },
+    },
+    {
+      name: `Setting up the destination: -o ${plan.output.mode} -os ${plan.output.dir}`,
+      run: () => {
+        ctx.output = openOutput(plan);
+      },
+    },
+  ];
+  const tail: StageDef[] = [
+    { name: "Creating output metadata", run: () => ctx.output!.writeMetadata() },
+  ];
+  const total = fixed.length + n + tail.length + 1;
+  let index = 0;
+  let current = "";
+
+  const runStage = async (name: string, idx: number, fn: () => Promise<string | void> | string | void) => {
+    if (signal.aborted) throw cancelled();
+    current = name;
+    const at = performance.now();
+    emit({ type: "stage", t: t(), name, index: idx, total, state: "started" });
+    const r = await fn();
+    emit({ type: "stage", t: t(), name, index: idx, total, state: r === "skipped" ? "skipped" : "finished", seconds: Math.round(performance.now() - at) / 1000 });
+  };
+  const cancelled = () => new FerryError({ code: "pipeline.cancelled", message: "the conversion was cancelled", file: plan.vmxPath, hint: "nothing was left in the output folder; the source was not changed" });
+
+  try {
+    for (const s of fixed) await runStage(s.name, ++index, () => s.run(ctx));
+
+    // Copy disks, plan.parallel at a time.
+    const copyBase = index;
+    index += n;
+    let next = 0;
+    const copyOne = async (i: number) => {
+      const d = plan.disks[i]!;
+      await runStage(`Copying disk ${i + 1}/${n}`, copyBase + i + 1, async () => {
+        const tracker = new ProgressTracker(d.capacityBytes, (p) => emit({ type: "progress", t: t(), disk: i + 1, disks: n, bytesDone: p.bytesDone, bytesTotal: d.capacityBytes, rate: p.rate }));
+        tracker.start();
+        try {
+          await convert({
+            source: ctx.overlays[i]!,
+            sourceFormat: "qcow2",
+            target: ctx.output!.stagedDisks[i]!,
+            targetFormat: plan.format,
+            preallocate: plan.allocation === "preallocated",
+            signal,
+            stallMs: options.stallMs,
+            onProgress: (pct) => tracker.update(pct),
+          });
+          tracker.update(100);
+        } finally {
+          tracker.stop();
+        }
+      });
+    };
+    const workers = Array.from({ length: Math.min(plan.parallel, n) }, async () => {
+      while (next < n) {
+        const i = next++;
+        await copyOne(i);
+      }
+    });
+    const results = await Promise.allSettled(workers);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+
+    for (const s of tail) await runStage(s.name, ++index, () => s.run(ctx));
+    let files: ResultFile[] = [];
+    await runStage("Finishing off", ++index, () => {
+      files = ctx.output!.commit();
+    });
+    emit({ type: "result", t: t(), files });
+    return files;
+  } catch (e) {
+    inner.abort();
+    ctx.output?.abort();
+    let err: FerryError;
+    if (options.signal?.aborted) err = cancelled();
+    else if (e instanceof FerryError && e.code === "qemu.failed" && /No space left on device/i.test(e.message)) {
+      err = new FerryError({ code: "output.no-space", message: `the output folder filled up while copying: ${e.message}`, file: plan.output.dir, hint: "free space there (or choose another folder with -os) and run again; nothing was left behind" });
+    } else if (e instanceof FerryError) err = e;
+    else {
+      const ne = e as NodeJS.ErrnoException;
+      err = new FerryError({ code: ne.code === "ENOSPC" ? "output.no-space" : "pipeline.io", message: ne.message, file: ne.path ?? null, hint: ne.code === "ENOSPC" ? "the output folder filled up; free space and retry" : null });
+    }
+    emit({ type: "stage", t: t(), name: current, index, total, state: "failed" });
+    emit({ type: "error", t: t(), code: err.code, message: err.message, file: err.file, line: err.line, hint: err.hint });
+    throw err;
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    if (ctx.overlayRoot) rmSync(ctx.overlayRoot, { recursive: true, force: true });
+  }
+}

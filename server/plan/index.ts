@@ -1,0 +1,2 @@
+export * from "./target-plan";
+export { planTarget, devName, suggestName } from "./plan-target";

@@ -1,0 +1,139 @@
+import { FerryError } from "../errors";
+import type { InspectedVm } from "../input/inspect-guest";
+import { PlanOptions, TargetPlan, type Change, type PlannedNic } from "./target-plan";
+
+/**
+ * planTarget: the KVM guest Ferry will write, decided once, each decision
+ * with its reason. Pure: no I/O; the CLI and the wizard call it with the
+ * same inspected guest and options and get the same plan.
+ */
+
+/** `sda`, ..., `sdz`, `sdaa`: the kernel's naming. */
+export function devName(prefix: "sd" | "vd", index: number): string {
+  let n = index;
+  let s = "";
+  do {
+    s = String.fromCharCode(97 + (n % 26)) + s;
+    n = Math.floor(n / 26) - 1;
+  } while (n >= 0);
+  return prefix + s;
+}
+
+const NAME_OK = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/;
+
+/** A name libvirt and every file system accept, made from the VMware display name. */
+export function suggestName(displayName: string): string {
+  const s = displayName
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/[^A-Za-z0-9._+-]+/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .replace(/-+$/, "")
+    .slice(0, 63);
+  return s || "guest";
+}
+
+const MAC_MAP = /^((?:[0-9a-f]{2}:){5}[0-9a-f]{2}):(network|bridge):(.+)$/i;
+
+function nicNetwork(sourceNetwork: string | null, mac: string | null, o: ReturnType<typeof PlanOptions.parse>): PlannedNic["network"] {
+  for (const m of o.macs) {
+    const p = MAC_MAP.exec(m)!;
+    if (mac && p[1]!.toLowerCase() === mac) return { type: p[2]!.toLowerCase() as "network" | "bridge", name: p[3]! };
+  }
+  const mapped = (list: string[], type: "network" | "bridge") => {
+    for (const entry of list) {
+      const i = entry.indexOf(":");
+      if (i > 0 && sourceNetwork !== null && entry.slice(0, i) === sourceNetwork) return { type, name: entry.slice(i + 1) };
+    }
+    return null;
+  };
+  const byName = mapped(o.networks, "network") ?? mapped(o.bridges, "bridge");
+  if (byName) return byName;
+  const fallback = o.bridges.find((b) => !b.includes(":"));
+  if (fallback) return { type: "bridge", name: fallback };
+  const net = o.networks.find((n) => !n.includes(":"));
+  if (net) return { type: "network", name: net };
+  return { type: "network", name: sourceNetwork ?? "default" };
+}
+
+export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
+  const o = PlanOptions.parse(input);
+  for (const m of o.macs) {
+    if (!MAC_MAP.test(m)) {
+      throw new FerryError({ code: "plan.mac", message: `--mac ${m} is not MAC:network:NAME or MAC:bridge:NAME`, file: null, hint: "for example --mac 00:50:56:aa:bb:cc:bridge:br0" });
+    }
+  }
+  const changes: Change[] = [];
+  let name = o.name ?? suggestName(vm.name);
+  if (o.name !== undefined && !NAME_OK.test(o.name)) {
+    throw new FerryError({ code: "plan.name", message: `"${o.name}" is not a valid guest name`, file: null, hint: `use letters, digits, '.', '_', '+' and '-' (at most 63), for example "${suggestName(o.name)}"` });
+  }
+  if (o.name === undefined && name !== vm.name) {
+    changes.push({ subject: "name", from: vm.name, to: name, reason: "libvirt names and output file names take letters, digits, '.', '_', '+' and '-' only" });
+  }
+  name = name.slice(0, 63);
+
+  // Without guest conversion the guest keeps its own drivers, so it gets
+  // devices every Linux and Windows since 2012 can boot from.
+  const bus = "sata" as const;
+  const why = o.copyOnly
+    ? "--copy-only: the guest is not converted, so it keeps its own drivers; SATA (AHCI) needs none from virtio"
+    : "the guest's drivers were not changed; SATA (AHCI) boots without virtio drivers";
+  const readable = vm.diskFacts.filter((r) => r.facts !== null);
+  const disks = readable.map((r, i) => {
+    const source = vm.disks.find((d) => d.id === r.id)!;
+    const controller = vm.controllers.find((c) => c.bus === source.bus && c.index === source.controller);
+    const from = `${source.bus}${controller?.model ? ` (${controller.model})` : ""}`;
+    const dev = devName("sd", i);
+    changes.push({ subject: `${r.id} bus`, from, to: `${bus} as ${dev}`, reason: why });
+    return {
+      sourceId: r.id,
+      sourcePath: r.facts!.file,
+      capacityBytes: r.facts!.capacityBytes,
+      allocatedBytes: r.facts!.allocatedBytes,
+      dev,
+      bus,
+      targetName: `${name}-${dev}`,
+    };
+  });
+  const cdroms = vm.cdroms.map((c, i) => {
+    const dev = devName("sd", disks.length + i);
+    changes.push({ subject: `${c.id} CD-ROM`, from: `${c.bus}${c.file ? ` with ${c.file}` : ""}`, to: `sata as ${dev}, empty`, reason: "media on the VMware host or NAS is not part of the guest; insert an ISO on KVM when needed" });
+    return { sourceId: c.id, dev, bus: "sata" as const };
+  });
+  for (const f of vm.floppies) changes.push({ subject: `${f.id}`, from: "floppy drive", to: "none", reason: "q35 machines have no floppy controller" });
+
+  const nics: PlannedNic[] = vm.nics.map((n) => {
+    const network = nicNetwork(n.network, n.mac, o);
+    const model = "e1000e" as const;
+    if (n.model !== model) changes.push({ subject: `${n.id} model`, from: n.model ?? "VMware default", to: model, reason: "e1000e has a driver in every current Linux and Windows; virtio-net needs guest conversion" });
+    changes.push({ subject: `${n.id} network`, from: n.network ?? "(none)", to: `${network.type} ${network.name}`, reason: o.macs.length || o.networks.length || o.bridges.length ? "mapped by --mac/--network/--bridge" : "the source network's name, as no mapping was given" });
+    return { sourceId: n.id, mac: n.mac, model, network };
+  });
+  if (vm.firmware === "uefi") changes.push({ subject: "firmware", from: "VMware EFI", to: `OVMF UEFI${vm.secureBoot ? " with Secure Boot" : ""}`, reason: "the guest boots with UEFI; BIOS would not find its boot loader" });
+  changes.push({ subject: "machine", from: `VMware virtual hardware${vm.hardwareVersion !== null ? ` ${vm.hardwareVersion}` : ""}`, to: "q35", reason: "the current QEMU machine type, with PCIe and AHCI" });
+
+  return TargetPlan.parse({
+    name,
+    vmxPath: vm.vmxPath,
+    output: { mode: o.output, dir: o.outputDir },
+    format: o.format,
+    allocation: o.allocation,
+    memoryMiB: vm.memoryMiB,
+    vcpus: vm.vcpus,
+    topology: vm.topology,
+    firmware: vm.firmware,
+    secureBoot: vm.secureBoot,
+    machine: "q35",
+    uuid: vm.uuid,
+    osinfo: vm.guestOS.osinfo,
+    disks,
+    cdroms,
+    nics,
+    copyOnly: o.copyOnly,
+    parallel: o.parallel,
+    overwrite: o.overwrite,
+    changes,
+    concerns: vm.concerns,
+  });
+}

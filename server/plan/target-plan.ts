@@ -1,0 +1,95 @@
+import { z } from "zod";
+import { Concern } from "../vmx/source-vm";
+
+/**
+ * TargetPlan: every decision about the KVM guest, each with its reason.
+ * planTarget makes it (pure); the pipeline executes exactly it; the
+ * wizard's Review step shows exactly it.
+ */
+
+export const OutputMode = z.enum(["local", "qemu", "json"]);
+export type OutputMode = z.infer<typeof OutputMode>;
+export const TargetFormat = z.enum(["raw", "qcow2"]);
+export type TargetFormat = z.infer<typeof TargetFormat>;
+export const Allocation = z.enum(["sparse", "preallocated"]);
+export type Allocation = z.infer<typeof Allocation>;
+
+/** A change from the VMware guest to the KVM guest, and why. */
+export const Change = z.object({
+  /** What changes: `scsi0:0 bus`, `ethernet0 model`, `firmware`. */
+  subject: z.string(),
+  from: z.string(),
+  to: z.string(),
+  reason: z.string(),
+});
+export type Change = z.infer<typeof Change>;
+
+export const PlannedDisk = z.object({
+  /** The VMX disk id (`scsi0:0`). */
+  sourceId: z.string(),
+  /** The validated top of the disk's chain (qemu-img reads the chain from it). */
+  sourcePath: z.string(),
+  capacityBytes: z.number().int().nonnegative(),
+  allocatedBytes: z.number().int().nonnegative().nullable(),
+  /** `sda`, `sdb`, `vda`... */
+  dev: z.string(),
+  bus: z.enum(["virtio", "sata", "scsi"]),
+  /** The file name in the output folder: `NAME-sda`. */
+  targetName: z.string(),
+});
+export type PlannedDisk = z.infer<typeof PlannedDisk>;
+
+export const PlannedNic = z.object({
+  sourceId: z.string(),
+  mac: z.string().nullable(),
+  model: z.enum(["virtio", "e1000e", "e1000", "rtl8139"]),
+  network: z.object({ type: z.enum(["network", "bridge"]), name: z.string() }),
+});
+export type PlannedNic = z.infer<typeof PlannedNic>;
+
+export const TargetPlan = z.object({
+  name: z.string(),
+  /** The VMX the plan was made from. */
+  vmxPath: z.string(),
+  output: z.object({ mode: OutputMode, dir: z.string() }),
+  format: TargetFormat,
+  allocation: Allocation,
+  memoryMiB: z.number().int().positive(),
+  vcpus: z.number().int().positive(),
+  topology: z.object({ sockets: z.number().int(), cores: z.number().int(), threads: z.number().int() }).nullable(),
+  firmware: z.enum(["bios", "uefi"]),
+  secureBoot: z.boolean(),
+  machine: z.literal("q35"),
+  uuid: z.string().nullable(),
+  osinfo: z.string().nullable(),
+  disks: z.array(PlannedDisk),
+  /** CD-ROM drives, kept empty: an ISO on the NAS is not the guest's data. */
+  cdroms: z.array(z.object({ sourceId: z.string(), dev: z.string(), bus: z.literal("sata") })),
+  nics: z.array(PlannedNic),
+  /** Guest conversion (virtio drivers, fstab, tools removal) is skipped. */
+  copyOnly: z.boolean(),
+  /** Copy this many disks at once. */
+  parallel: z.number().int().min(1).max(16),
+  overwrite: z.boolean(),
+  changes: z.array(Change),
+  /** The source's concerns; a critical one blocks the run. */
+  concerns: z.array(Concern),
+});
+export type TargetPlan = z.infer<typeof TargetPlan>;
+
+export const PlanOptions = z.object({
+  output: OutputMode.default("local"),
+  outputDir: z.string().min(1),
+  format: TargetFormat.default("raw"),
+  allocation: Allocation.default("sparse"),
+  name: z.string().optional(),
+  /** `--network OUT` (every NIC) or `--network IN:OUT` (NICs on source network IN). */
+  networks: z.array(z.string()).default([]),
+  bridges: z.array(z.string()).default([]),
+  /** `--mac MAC:network|bridge:NAME`. */
+  macs: z.array(z.string()).default([]),
+  copyOnly: z.boolean().default(false),
+  parallel: z.number().int().min(1).max(16).default(1),
+  overwrite: z.boolean().default(false),
+});
+export type PlanOptions = z.input<typeof PlanOptions>;

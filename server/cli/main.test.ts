@@ -187,3 +187,31 @@ describe("ferry check", () => {
     expect((await cli("check", "--yaml")).status).toBe(1);
   });
 });
+
+describe("ferry -i vmx ... -o", () => {
+  it("converts with [  t] stage lines, and --machine-readable prints one JSON event per line", async () => {
+    const { makeGuest } = await import("../../test/fixtures/guest");
+    const { PipelineEvent } = await import("../pipeline");
+    const root = mkdtempSync(join(tmpdir(), "ferry-cli-conv-"));
+    const g = makeGuest(root, "clig", [{ slot: "scsi0:0", sizeMiB: 16, dataMiB: 2 }]);
+    const out = mkdtempSync(join(tmpdir(), "ferry-cli-out-"));
+    const r = await cli("-i", "vmx", g, "-o", "local", "-os", out, "--copy-only", "-of", "qcow2");
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/^\[ {3}0\.\d\] Opening the source\n/);
+    expect(r.out).toMatch(/\[ +\d+\.\d\] Copying disk 1\/1\n/);
+    expect(r.out).toContain(`${join(out, "clig-sda")}`);
+    expect(r.err).toContain("ferry: warning: --copy-only");
+    const m = await cli("-i", "vmx", g, "-o", "json", "-os", out, "--copy-only", "--machine-readable", "-on", "clig2");
+    expect(m.status).toBe(0);
+    const events = m.out.trim().split("\n").map((l) => PipelineEvent.parse(JSON.parse(l)));
+    expect(events[0]).toMatchObject({ type: "stage", name: "Opening the source", state: "started", index: 1 });
+    expect(events.at(-1)).toMatchObject({ type: "result" });
+    const again = await cli("-i", "vmx", g, "-o", "json", "-os", out, "--copy-only", "--machine-readable", "-on", "clig2");
+    expect(again.status).toBe(1);
+    expect(again.out.trim().split("\n").map((l) => JSON.parse(l)).at(-1)).toMatchObject({ type: "error", code: "output.exists" });
+    const human = await cli("-i", "vmx", g, "-o", "local", "-os", out, "--copy-only");
+    expect(human.status).toBe(1);
+    expect(human.err).toContain(`ferry: error: ${join(out, "clig-sda")}: would overwrite`);
+    expect(human.err).toContain("--overwrite");
+  });
+});

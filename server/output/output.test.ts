@@ -1,0 +1,109 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { TargetPlan } from "../plan";
+import { jsonMetadata, libvirtXml, openOutput, qemuScript, shellQuote, xmlEscape } from ".";
+
+const plan = (over: Partial<TargetPlan> = {}): TargetPlan =>
+  TargetPlan.parse({
+    name: "web01",
+    vmxPath: "/nas/web01/web01.vmx",
+    output: { mode: "local", dir: "/var/tmp" },
+    format: "qcow2",
+    allocation: "sparse",
+    memoryMiB: 4096,
+    vcpus: 4,
+    topology: { sockets: 2, cores: 2, threads: 1 },
+    firmware: "uefi",
+    secureBoot: true,
+    machine: "q35",
+    uuid: "50115e16-9bdc-49d7-f171-53c4d7f91710",
+    osinfo: "debian12",
+    disks: [{ sourceId: "scsi0:0", sourcePath: "/nas/web01/web01.vmdk", capacityBytes: 1 << 30, allocatedBytes: 0, dev: "sda", bus: "sata", targetName: "web01-sda" }],
+    cdroms: [{ sourceId: "ide1:0", dev: "sdb", bus: "sata" }],
+    nics: [
+      { sourceId: "ethernet0", mac: "00:50:56:00:00:01", model: "e1000e", network: { type: "network", name: "R&D <lab> 'west'" } },
+      { sourceId: "ethernet1", mac: null, model: "e1000e", network: { type: "bridge", name: "br0" } },
+    ],
+    copyOnly: true,
+    parallel: 1,
+    overwrite: false,
+    changes: [],
+    concerns: [],
+    ...over,
+  });
+
+describe("libvirt XML", () => {
+  it("validates with virt-xml-validate, UEFI with Secure Boot included, names escaped", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ferry-xml-"));
+    const xml = libvirtXml(plan({ name: "web&01" }), ["/var/tmp/web&01-sda"]);
+    expect(xml).toContain("<name>web&amp;01</name>");
+    expect(xml).toContain("<source network='R&amp;D &lt;lab&gt; &apos;west&apos;'/>");
+    expect(xml).toContain("<os firmware='efi'>");
+    expect(xml).toContain("<feature enabled='yes' name='secure-boot'/>");
+    expect(xml).toContain("<topology sockets='2' dies='1' cores='2' threads='1'/>");
+    expect(xml).toContain("<backingStore/>");
+    writeFileSync(join(dir, "d.xml"), xml);
+    const v = spawnSync("virt-xml-validate", [join(dir, "d.xml")], { encoding: "utf8" });
+    expect(v.stdout + v.stderr).toContain("validates");
+    writeFileSync(join(dir, "bios.xml"), libvirtXml(plan({ firmware: "bios", secureBoot: false, topology: null, uuid: null }), ["/d"]));
+    expect(spawnSync("virt-xml-validate", [join(dir, "bios.xml")], { encoding: "utf8" }).status).toBe(0);
+  });
+
+  it("escapes all five XML specials", () => {
+    expect(xmlEscape(`<a href="x">&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
+  });
+});
+
+describe("qemu script", () => {
+  it("quotes hostile names so the shell never runs them", () => {
+    expect(shellQuote("a'b; rm -rf /")).toBe(`'a'\\''b; rm -rf /'`);
+    const script = qemuScript(plan({ name: "x'; touch /tmp/pwned; '" }), ["/var/tmp/x'; touch /tmp/pwned; '-sda"]);
+    const dir = mkdtempSync(join(tmpdir(), "ferry-sh-"));
+    writeFileSync(join(dir, "s.sh"), script);
+    expect(spawnSync("sh", ["-n", join(dir, "s.sh")]).status).toBe(0);
+    expect(script).toContain(`-name 'x'\\''; touch /tmp/pwned; '\\'''`);
+    expect(script).toContain("OVMF_CODE_4M.secboot.fd");
+  });
+});
+
+describe("json", () => {
+  it("describes disks and NICs", () => {
+    const doc = JSON.parse(jsonMetadata(plan(), ["/var/tmp/web01-sda"]));
+    expect(doc.disks).toEqual([{ "backing-filename": "/var/tmp/web01-sda", "backing-format": "qcow2", bus: "sata", dev: "sda", source: "scsi0:0", "virtual-size": 1 << 30 }]);
+    expect(doc.nics[1]).toEqual({ mac: null, model: "e1000e", vnet: "br0", "vnet-type": "bridge" });
+  });
+});
+
+describe("openOutput", () => {
+  it("stages in a hidden folder and leaves nothing when aborted", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ferry-out-"));
+    const o = openOutput(plan({ output: { mode: "local", dir } }));
+    expect(o.stagedDisks[0]).toMatch(new RegExp(`^${dir}/\\.ferry-web01-[^/]+/web01-sda$`));
+    expect(o.finalDisks).toEqual([join(dir, "web01-sda")]);
+    writeFileSync(o.stagedDisks[0]!, "x");
+    o.writeMetadata();
+    o.abort();
+    o.abort();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("commits atomically, and refuses a second commit", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ferry-out-"));
+    const o = openOutput(plan({ output: { mode: "json", dir } }));
+    writeFileSync(o.stagedDisks[0]!, "disk");
+    o.writeMetadata();
+    expect(o.commit().map((f) => [f.path, f.kind, f.bytes])).toEqual([
+      [join(dir, "web01-sda"), "disk", 4],
+      [join(dir, "web01.json"), "metadata", expect.any(Number)],
+    ]);
+    expect(readdirSync(dir).sort()).toEqual(["web01-sda", "web01.json"]);
+    expect(() => o.commit()).toThrow(expect.objectContaining({ code: "output.closed" }));
+  });
+
+  it("names a missing output folder", () => {
+    expect(() => openOutput(plan({ output: { mode: "local", dir: "/nonexistent/out" } }))).toThrow(expect.objectContaining({ code: "output.no-dir", file: "/nonexistent/out" }));
+  });
+});

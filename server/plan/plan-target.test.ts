@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import type { InspectedVm } from "../input/inspect-guest";
+import { readVmx } from "../vmx";
+import { devName, planTarget, suggestName } from ".";
+
+/** A guest as inspectGuest returns it, with every disk readable. */
+function guest(lines: string[]): InspectedVm {
+  const r = readVmx(new TextEncoder().encode(lines.join("\n")), { vmxPath: "/nas/vm/g/g.vmx" });
+  if (!r.ok) throw r.error;
+  return {
+    ...r.vm,
+    diskFacts: r.vm.disks.map((d) => ({
+      id: d.id,
+      error: null,
+      facts: { file: d.path!, createType: "monolithicSparse", capacityBytes: 1 << 30, allocatedBytes: 1 << 20, allocationSource: "grain-tables", adapterType: "lsilogic", hardwareVersion: 14, chain: [], extents: [], files: [], locks: [], concerns: [] },
+    })),
+  };
+}
+
+const base = [
+  'displayName = "Web Server #1 (prod)"',
+  'memsize = "2048"',
+  'numvcpus = "2"',
+  'scsi0.present = "TRUE"', 'scsi0.virtualDev = "pvscsi"',
+  'scsi0:0.present = "TRUE"', 'scsi0:0.fileName = "web.vmdk"',
+  'sata0.present = "TRUE"', 'sata0:0.present = "TRUE"', 'sata0:0.fileName = "data.vmdk"',
+  'ide1:0.present = "TRUE"', 'ide1:0.deviceType = "cdrom-image"', 'ide1:0.fileName = "x.iso"',
+  'ethernet0.present = "TRUE"', 'ethernet0.virtualDev = "vmxnet3"', 'ethernet0.networkName = "VM Network"', 'ethernet0.generatedAddress = "00:50:56:00:00:01"', 'ethernet0.addressType = "generated"',
+  'ethernet1.present = "TRUE"', 'ethernet1.virtualDev = "e1000e"', 'ethernet1.networkName = "DMZ"', 'ethernet1.address = "00:50:56:00:00:02"', 'ethernet1.addressType = "static"',
+];
+
+describe("planTarget", () => {
+  it("plans disks, CD-ROMs and NICs with a reason for every change", () => {
+    const p = planTarget(guest(base), { outputDir: "/var/tmp", copyOnly: true });
+    expect(p.name).toBe("Web-Server-1-prod");
+    expect(p.disks.map((d) => [d.sourceId, d.dev, d.bus, d.targetName])).toEqual([
+      ["scsi0:0", "sda", "sata", "Web-Server-1-prod-sda"],
+      ["sata0:0", "sdb", "sata", "Web-Server-1-prod-sdb"],
+    ]);
+    expect(p.cdroms).toEqual([{ sourceId: "ide1:0", dev: "sdc", bus: "sata" }]);
+    expect(p.nics.map((n) => [n.mac, n.model, n.network])).toEqual([
+      ["00:50:56:00:00:01", "e1000e", { type: "network", name: "VM Network" }],
+      ["00:50:56:00:00:02", "e1000e", { type: "network", name: "DMZ" }],
+    ]);
+    const subjects = p.changes.map((c) => c.subject);
+    expect(subjects).toEqual(expect.arrayContaining(["name", "scsi0:0 bus", "sata0:0 bus", "ide1:0 CD-ROM", "ethernet0 model", "ethernet0 network", "machine"]));
+    expect(p.changes.find((c) => c.subject === "scsi0:0 bus")).toMatchObject({ from: "scsi (pvscsi)", to: "sata as sda", reason: expect.stringContaining("--copy-only") });
+    for (const c of p.changes) expect(c.reason.length).toBeGreaterThan(10);
+  });
+
+  it("maps networks: --mac first, then IN:OUT, then a default", () => {
+    const p = planTarget(guest(base), { outputDir: "/o", networks: ["VM Network:lan", "fallback"], bridges: ["DMZ:br-dmz"], macs: ["00:50:56:00:00:01:bridge:br-mac"] });
+    expect(p.nics.map((n) => n.network)).toEqual([{ type: "bridge", name: "br-mac" }, { type: "bridge", name: "br-dmz" }]);
+    const q = planTarget(guest(base), { outputDir: "/o", networks: ["VM Network:lan", "fallback"] });
+    expect(q.nics.map((n) => n.network)).toEqual([{ type: "network", name: "lan" }, { type: "network", name: "fallback" }]);
+    const b = planTarget(guest(base), { outputDir: "/o", bridges: ["br0"] });
+    expect(b.nics.map((n) => n.network)).toEqual([{ type: "bridge", name: "br0" }, { type: "bridge", name: "br0" }]);
+  });
+
+  it("refuses a malformed --mac and an invalid -on, suggesting a name", () => {
+    expect(() => planTarget(guest(base), { outputDir: "/o", macs: ["00:50:56:00:00:01:lan"] })).toThrow(expect.objectContaining({ code: "plan.mac" }));
+    expect(() => planTarget(guest(base), { outputDir: "/o", name: "bad/name" })).toThrow(expect.objectContaining({ code: "plan.name", hint: expect.stringContaining('"bad-name"') }));
+    expect(planTarget(guest(base), { outputDir: "/o", name: "web01" }).name).toBe("web01");
+  });
+
+  it("carries UEFI, Secure Boot, topology and the source's concerns", () => {
+    const p = planTarget(guest([...base, 'firmware = "efi"', 'uefi.secureBoot.enabled = "TRUE"', 'cpuid.coresPerSocket = "2"', 'vtpm.present = "TRUE"']), { outputDir: "/o" });
+    expect(p).toMatchObject({ firmware: "uefi", secureBoot: true, topology: { sockets: 1, cores: 2, threads: 1 }, machine: "q35" });
+    expect(p.changes.find((c) => c.subject === "firmware")).toMatchObject({ to: "OVMF UEFI with Secure Boot" });
+    expect(p.concerns.map((c) => c.id)).toContain("vmx.tpm.present");
+  });
+
+  it("leaves unreadable disks out of the plan (their critical concern blocks the run)", () => {
+    const g = guest(base);
+    g.diskFacts[1] = { id: "sata0:0", facts: null, error: { code: "vmdk.missing", message: "gone", file: null, line: null, hint: null } };
+    expect(planTarget(g, { outputDir: "/o" }).disks.map((d) => d.sourceId)).toEqual(["scsi0:0"]);
+  });
+});
+
+describe("names", () => {
+  it("names devices as the kernel does", () => {
+    expect([0, 1, 25, 26, 27, 701, 702].map((i) => devName("sd", i))).toEqual(["sda", "sdb", "sdz", "sdaa", "sdab", "sdzz", "sdaaa"]);
+  });
+
+  it("suggests names libvirt and file systems accept", () => {
+    expect(suggestName("Büro-PC \"Empfang\"")).toBe("Buro-PC-Empfang");
+    expect(suggestName("../../etc/passwd")).toBe("etc-passwd");
+    expect(suggestName("日本語")).toBe("guest");
+    expect(suggestName("x".repeat(100))).toHaveLength(63);
+  });
+});

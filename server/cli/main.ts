@@ -36,6 +36,7 @@ const USAGE = `usage:
     --machine-readable       one JSON event per line on stdout
     -v, --verbose            print log lines
   ferry check [--json]                   qemu-img's version and block drivers
+  ferry worker                           run queued jobs (the web server runs one too, unless FERRY_NO_WORKER=1)
   ferry --help | --version
 `;
 
@@ -75,6 +76,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === "inspect") return inspect(argv.slice(1), io);
   if (argv[0] === "disk") return disk(argv.slice(1), io);
   if (argv[0] === "check") return check(argv.slice(1), io);
+  if (argv[0] === "worker") return worker(argv.slice(1), io);
   return v2v(argv, io);
 }
 
@@ -119,6 +121,22 @@ function disk(args: string[], io: CliIo): number {
   const file = a.files[0]!;
   const facts = inspectDisk(file, dirname(file), { confinement: confinement(dirname(file), a.datastores) });
   io.out(a.json ? JSON.stringify(facts, null, 2) + "\n" : formatDisk(facts));
+  return 0;
+}
+
+/** The job worker on its own, until SIGTERM or SIGINT; jobs it was running are cancelled cleanly. */
+async function worker(args: string[], io: CliIo): Promise<number> {
+  if (args.length) throw new UsageError("worker takes no arguments (configure it with FERRY_DATA_DIR / FERRY_CONFIG)");
+  const { ferry, jsonLog } = await import("../app");
+  const f = ferry();
+  f.worker.start();
+  jsonLog({ msg: "worker started", pid: process.pid, dataDir: f.config.dataDir, concurrency: f.config.concurrency });
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", () => resolve());
+    process.once("SIGINT", () => resolve());
+  });
+  await f.worker.stop(true);
+  io.err("ferry: worker stopped\n");
   return 0;
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import { FerryError } from "../errors";
 import { ProgressParser } from "./progress";
@@ -26,6 +27,7 @@ export type Format = "vmdk" | "raw" | "qcow2";
 const FORMATS = new Set<Format>(["vmdk", "raw", "qcow2"]);
 
 let started = 0;
+const HAS_SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].some((p) => existsSync(p));
 /** How many qemu-img processes this process has started (tests assert none for refused input). */
 export function qemuImgProcessesStarted(): number {
   return started;
@@ -51,6 +53,8 @@ export interface RunOptions {
   stallMs?: number;
   /** The file the command is about, for error messages. */
   file?: string;
+  /** Told the process id once qemu-img starts. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -68,7 +72,11 @@ export function runQemuImg(args: string[], options: RunOptions): Promise<RunResu
       return;
     }
     started++;
-    const child = spawn("prlimit", prlimit, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    // setpriv --pdeathsig: if Ferry dies (even kill -9), qemu-img dies with it instead of writing on.
+    const child = HAS_SETPRIV
+      ? spawn("setpriv", ["--pdeathsig", "KILL", "--", "prlimit", ...prlimit], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } })
+      : spawn("prlimit", prlimit, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    options.onSpawn?.(child.pid ?? 0);
     let stdout = "";
     let stderr = "";
     let killedFor: "timeout" | "stall" | "cancel" | null = null;

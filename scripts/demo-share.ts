@@ -1,0 +1,44 @@
+/**
+ * The demo NAS share `npm start` serves when no share is configured:
+ * sample guests made with qemu-img, each showing something the wizard must
+ * handle. Made once; remade when the recipe changes (DEMO_VERSION).
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig } from "../server/shares";
+import { makeGuest } from "../test/fixtures/guest";
+
+const DEMO_VERSION = "1";
+
+export function makeDemoShare(dir: string): void {
+  const marker = join(dir, ".ferry-demo");
+  if (existsSync(marker) && readFileSync(marker, "utf8").trim() === DEMO_VERSION) return;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  // Three disks on SCSI, SATA and NVMe.
+  makeGuest(join(dir, "production"), "web01", [
+    { slot: "scsi0:0", sizeMiB: 512, dataMiB: 48 },
+    { slot: "sata0:0", sizeMiB: 256, dataMiB: 16 },
+    { slot: "nvme0:0", sizeMiB: 128, dataMiB: 8 },
+  ], ['firmware = "efi"', 'cpuid.coresPerSocket = "2"', 'numvcpus = "4"']);
+  // Running on a two-level snapshot chain.
+  makeGuest(join(dir, "production"), "db01", [{ slot: "scsi0:0", sizeMiB: 256, dataMiB: 32, snapshots: 2 }]);
+  // A critical concern (PCI passthrough) and a vTPM: cannot be imported.
+  makeGuest(join(dir, "lab"), "gpu-render", [{ slot: "scsi0:0", sizeMiB: 64, dataMiB: 4 }], ['pciPassthru0.present = "TRUE"', 'pciPassthru0.id = "00000:059:00.0"', 'vtpm.present = "TRUE"']);
+  // A disk file that is gone.
+  makeGuest(join(dir, "lab"), "lost-disk", [{ slot: "scsi0:0", sizeMiB: 64, dataMiB: 1 }], ['scsi0:1.present = "TRUE"', 'scsi0:1.fileName = "lost-disk_data.vmdk"']);
+  // A VMX that is not one: a disk descriptor saved under the wrong name.
+  mkdirSync(join(dir, "lab", "broken"), { recursive: true });
+  writeFileSync(join(dir, "lab", "broken", "broken.vmx"), '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n');
+  writeFileSync(marker, DEMO_VERSION + "\n");
+}
+
+if (process.argv[1]?.endsWith("demo-share.ts")) {
+  const config = loadConfig();
+  const demo = config.shares.find((s) => s.name === "demo");
+  if (demo) {
+    makeDemoShare(demo.path);
+    console.error(`demo share ready: ${demo.path}`);
+  }
+  for (const o of config.outputs) mkdirSync(o.path, { recursive: true });
+}

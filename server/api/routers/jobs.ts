@@ -1,0 +1,128 @@
+import { tracked, TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { Job, JobOptions, JobState, jobBus } from "../../jobs";
+import { PipelineEvent } from "../../pipeline/events";
+import { findOutput, findShare, resolveInShare } from "../../shares";
+import { publicProcedure, router } from "../trpc";
+
+const Id = z.string().uuid();
+const COPY_ONLY_NOTE = "Jobs run in copy-only mode until guest conversion is available: disks and metadata are copied, the guest is not changed.";
+
+function mustGet(store: { get(id: string): Job | null }, id: string): Job {
+  const job = store.get(id);
+  if (!job) throw new TRPCError({ code: "NOT_FOUND", message: `no job ${id}` });
+  return job;
+}
+
+export const jobsRouter = router({
+  /** Queue one job per guest, all with the same options. */
+  create: publicProcedure
+    .input(z.object({ guests: z.array(z.object({ share: z.string().min(1).max(64), relPath: z.string().min(1).max(4096) })).min(1).max(200), options: JobOptions }))
+    .output(z.object({ jobs: z.array(Job), copyOnly: z.literal(true), note: z.string() }))
+    .mutation(({ ctx, input }) => {
+      const { store, config, worker } = ctx.ferry;
+      findOutput(config, input.options.target);
+      // Check every guest before queuing any.
+      const guests = input.guests.map((g) => {
+        const share = findShare(config, g.share);
+        const p = resolveInShare(share, g.relPath);
+        if (!/\.vmx$/i.test(p.rel)) throw new TRPCError({ code: "BAD_REQUEST", message: `"${g.relPath}" is not a .vmx file` });
+        const active = store.activeFor(g.share, p.rel);
+        if (active) throw new TRPCError({ code: "CONFLICT", message: `${g.relPath} is already being converted (job ${active.id}, ${active.state}); wait for it or cancel it` });
+        return { share: g.share, relPath: p.rel };
+      });
+      const jobs = guests.map((g) => store.create({ ...g, options: input.options, copyOnly: true }));
+      worker.kick();
+      return { jobs, copyOnly: true as const, note: COPY_ONLY_NOTE };
+    }),
+
+  list: publicProcedure
+    .input(z.object({ states: z.array(JobState).optional(), share: z.string().max(64).optional(), limit: z.number().int().min(1).max(1000).optional() }).default({}))
+    .output(z.array(Job))
+    .query(({ ctx, input }) => ctx.ferry.store.list(input)),
+
+  get: publicProcedure
+    .input(z.object({ id: Id }))
+    .output(Job)
+    .query(({ ctx, input }) => mustGet(ctx.ferry.store, input.id)),
+
+  cancel: publicProcedure
+    .input(z.object({ id: Id }))
+    .output(Job)
+    .mutation(({ ctx, input }) => {
+      const job = mustGet(ctx.ferry.store, input.id);
+      if (job.state !== "queued" && job.state !== "running") throw new TRPCError({ code: "BAD_REQUEST", message: `the job has already ${job.state === "succeeded" ? "succeeded" : `ended (${job.state})`}` });
+      return ctx.ferry.worker.cancel(input.id) ?? job;
+    }),
+
+  /** A new job with the same guest and options as a failed, cancelled or interrupted one. */
+  retry: publicProcedure
+    .input(z.object({ id: Id }))
+    .output(Job)
+    .mutation(({ ctx, input }) => {
+      const { store, worker } = ctx.ferry;
+      const job = mustGet(store, input.id);
+      if (!["failed", "cancelled", "interrupted"].includes(job.state)) throw new TRPCError({ code: "BAD_REQUEST", message: `only failed, cancelled or interrupted jobs can be retried; this one is ${job.state}` });
+      const active = store.activeFor(job.share, job.relPath);
+      if (active) throw new TRPCError({ code: "CONFLICT", message: `the guest is already being converted (job ${active.id})` });
+      const next = store.create({ share: job.share, relPath: job.relPath, options: job.options, copyOnly: job.copyOnly, retryOf: job.id });
+      worker.kick();
+      return next;
+    }),
+
+  /**
+   * The job's events over SSE, each tracked by its sequence number: a
+   * reconnecting client sends the last id it saw and gets what followed,
+   * without gaps or duplicates. Ends after the job's last event.
+   */
+  events: publicProcedure
+    .input(z.object({ id: Id, lastEventId: z.string().regex(/^\d{1,12}$/).nullish() }))
+    .subscription(async function* ({ ctx, input, signal }) {
+      const { store } = ctx.ferry;
+      mustGet(store, input.id);
+      let last = input.lastEventId ? Number(input.lastEventId) : 0;
+      const bus = jobBus();
+      let wake: (() => void) | null = null;
+      let pending = false;
+      const onEvent = (id: string) => {
+        if (id !== input.id) return;
+        if (wake) wake();
+        else pending = true;
+      };
+      bus.on("event", onEvent);
+      try {
+        while (!signal?.aborted) {
+          // Subscribed before reading, so nothing slips between the read and the wait.
+          const batch = store.events(input.id, last, 1000);
+          for (const e of batch) {
+            last = e.seq;
+            yield tracked(String(e.seq), PipelineEvent.parse(e.event));
+          }
+          if (batch.length === 1000) continue;
+          const job = store.get(input.id);
+          if (!job || !["queued", "running"].includes(job.state)) {
+            if (store.events(input.id, last, 1).length === 0) return;
+            continue;
+          }
+          if (pending) {
+            pending = false;
+            continue;
+          }
+          // Wait for the worker's wake-up, or poll (a worker in another process cannot wake us).
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, 250);
+            function done() {
+              clearTimeout(timer);
+              wake = null;
+              signal?.removeEventListener("abort", done);
+              resolve();
+            }
+            wake = done;
+            signal?.addEventListener("abort", done, { once: true });
+          });
+        }
+      } finally {
+        bus.off("event", onEvent);
+      }
+    }),
+});

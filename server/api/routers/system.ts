@@ -1,0 +1,63 @@
+import { execFileSync } from "node:child_process";
+import { accessSync, constants, existsSync, statfsSync } from "node:fs";
+import { z } from "zod";
+import { qemuImgSelfCheck } from "../../qemu";
+import { publicProcedure, router } from "../trpc";
+
+function free(path: string): number | null {
+  try {
+    const s = statfsSync(path);
+    return s.bavail * s.bsize;
+  } catch {
+    return null;
+  }
+}
+
+function guestfishVersion(): string | null {
+  try {
+    return execFileSync("guestfish", ["--version"], { encoding: "utf8", timeout: 10_000 }).trim();
+  } catch {
+    return null;
+  }
+}
+
+export const systemRouter = router({
+  health: publicProcedure
+    .output(
+      z.object({
+        qemuImg: z.object({ ok: z.boolean(), version: z.string().nullable(), formats: z.array(z.string()), error: z.string().nullable() }),
+        libguestfs: z.object({ ok: z.boolean(), version: z.string().nullable() }),
+        kvm: z.object({ device: z.boolean(), accessible: z.boolean() }),
+        outputs: z.array(z.object({ name: z.string(), path: z.string(), freeBytes: z.number().nullable() })),
+        dataDir: z.object({ path: z.string(), freeBytes: z.number().nullable() }),
+        worker: z.object({ concurrency: z.number(), perShareLimit: z.number() }),
+      }),
+    )
+    .query(async ({ ctx }) => {
+      const { config } = ctx.ferry;
+      let qemuImg;
+      try {
+        const c = await qemuImgSelfCheck();
+        qemuImg = { ok: true, version: c.version, formats: c.formats, error: null };
+      } catch (e) {
+        qemuImg = { ok: false, version: null, formats: [], error: (e as Error).message };
+      }
+      const gf = guestfishVersion();
+      let accessible = false;
+      try {
+        accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+        accessible = true;
+      } catch {
+        accessible = false;
+      }
+      return {
+        qemuImg,
+        libguestfs: { ok: gf !== null, version: gf },
+        // Whether KVM really works is only known when qemu starts; libguestfs falls back to TCG then.
+        kvm: { device: existsSync("/dev/kvm"), accessible },
+        outputs: config.outputs.map((o) => ({ name: o.name, path: o.path, freeBytes: free(o.path) })),
+        dataDir: { path: config.dataDir, freeBytes: free(config.dataDir) },
+        worker: { concurrency: config.concurrency, perShareLimit: config.perShareLimit },
+      };
+    }),
+});

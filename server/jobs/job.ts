@@ -1,0 +1,51 @@
+import { z } from "zod";
+import { FerryErrorData } from "../errors";
+import { PipelineEvent } from "../pipeline/events";
+import { Allocation, OutputMode, TargetFormat } from "../plan/target-plan";
+
+/** A job: one guest's conversion with its options, and everything that happened to it. */
+
+export const JobState = z.enum(["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]);
+export type JobState = z.infer<typeof JobState>;
+export const ACTIVE: JobState[] = ["queued", "running"];
+
+export const JobOptions = z.object({
+  output: OutputMode.default("local"),
+  /** The configured output folder's name (the first one by default). */
+  target: z.string().optional(),
+  format: TargetFormat.default("raw"),
+  allocation: Allocation.default("sparse"),
+  /** The guest's name on KVM; from its displayName when absent. */
+  name: z.string().max(63).optional(),
+  networks: z.array(z.string().max(200)).max(64).default([]),
+  bridges: z.array(z.string().max(200)).max(64).default([]),
+  macs: z.array(z.string().max(200)).max(64).default([]),
+  parallel: z.number().int().min(1).max(16).default(1),
+  overwrite: z.boolean().default(false),
+});
+export type JobOptions = z.infer<typeof JobOptions>;
+
+export const Job = z.object({
+  id: z.string(),
+  share: z.string(),
+  /** The .vmx, relative to the share. */
+  relPath: z.string(),
+  state: JobState,
+  options: JobOptions,
+  /** Jobs run the pipeline in copy-only mode until guest conversion exists. */
+  copyOnly: z.boolean(),
+  createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+  error: FerryErrorData.nullable(),
+  outputs: z.array(z.object({ path: z.string(), kind: z.enum(["disk", "metadata"]), bytes: z.number() })),
+  /** The job this one retries. */
+  retryOf: z.string().nullable(),
+  /** Where the run writes, once it started (for cleanup after a crash). */
+  outputDir: z.string().nullable(),
+  planName: z.string().nullable(),
+});
+export type Job = z.infer<typeof Job>;
+
+export const StoredEvent = z.object({ seq: z.number().int().positive(), event: PipelineEvent });
+export type StoredEvent = z.infer<typeof StoredEvent>;

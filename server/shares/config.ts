@@ -1,0 +1,102 @@
+import { existsSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { z } from "zod";
+import { FerryError } from "../errors";
+
+/**
+ * The admin's configuration: NAS shares (any mounted folder), output
+ * folders, limits. From a JSON file (FERRY_CONFIG, else DATA_DIR/ferry.json)
+ * and the environment; validated by zod, with errors naming the field.
+ */
+
+const absolute = z.string().refine((p) => isAbsolute(p), "must be an absolute path");
+
+export const Share = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, "letters, digits, space, '.', '_' and '-'"),
+  path: absolute,
+  readOnly: z.boolean().default(true),
+  /** ESXi datastore paths in VMX files, mapped onto this host: `/vmfs/volumes/ds1` → `/mnt/ds1`. */
+  datastores: z.array(z.object({ prefix: z.string().startsWith("/"), path: absolute })).default([]),
+});
+export type Share = z.infer<typeof Share>;
+
+export const OutputTarget = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/),
+  path: absolute,
+});
+export type OutputTarget = z.infer<typeof OutputTarget>;
+
+export const FerryConfig = z.object({
+  dataDir: absolute,
+  shares: z.array(Share),
+  outputs: z.array(OutputTarget).min(1),
+  /** Jobs running at once, across all shares (default: one per core). */
+  concurrency: z.number().int().min(1).max(64),
+  /** Jobs reading from one share at once. */
+  perShareLimit: z.number().int().min(1).max(64),
+});
+export type FerryConfig = z.infer<typeof FerryConfig>;
+
+const FileConfig = z.object({
+  dataDir: z.string().optional(),
+  shares: z.array(Share).optional(),
+  outputs: z.array(OutputTarget).optional(),
+  concurrency: z.number().int().optional(),
+  perShareLimit: z.number().int().optional(),
+}).strict();
+
+function invalid(file: string, issues: z.core.$ZodIssue[]): FerryError {
+  const i = issues[0]!;
+  return new FerryError({ code: "config.invalid", message: `${i.path.join(".") || "(top)"}: ${i.message}`, file, hint: "fix the configuration file; see the README's 'Configuration'" });
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new FerryError({ code: "config.invalid", message: `${name}=${v} is not a whole number`, file: null, hint: `unset ${name} or give a number` });
+  return Number(v);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): FerryConfig {
+  const dataDir = resolve(cwd, env.FERRY_DATA_DIR || "data");
+  const file = env.FERRY_CONFIG ? resolve(cwd, env.FERRY_CONFIG) : join(dataDir, "ferry.json");
+  let fromFile: z.infer<typeof FileConfig> = {};
+  if (existsSync(file)) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw new FerryError({ code: "config.invalid", message: `not valid JSON: ${(e as Error).message}`, file, hint: "fix the configuration file" });
+    }
+    const parsed = FileConfig.safeParse(raw);
+    if (!parsed.success) throw invalid(file, parsed.error.issues);
+    fromFile = parsed.data;
+  } else if (env.FERRY_CONFIG) {
+    throw new FerryError({ code: "config.missing", message: "configuration file not found", file, hint: "check FERRY_CONFIG" });
+  }
+  const base = fromFile.dataDir ? resolve(cwd, fromFile.dataDir) : dataDir;
+  const config = {
+    dataDir: base,
+    // No share configured: serve the demo share that `npm start` creates.
+    shares: fromFile.shares ?? [{ name: "demo", path: join(base, "demo-share"), readOnly: true, datastores: [] }],
+    outputs: fromFile.outputs ?? [{ name: "output", path: join(base, "output") }],
+    concurrency: intFromEnv(env, "FERRY_CONCURRENCY") ?? fromFile.concurrency ?? Math.max(1, cpus().length),
+    perShareLimit: intFromEnv(env, "FERRY_SHARE_LIMIT") ?? fromFile.perShareLimit ?? 2,
+  };
+  const parsed = FerryConfig.safeParse(config);
+  if (!parsed.success) throw invalid(existsSync(file) ? file : "(environment)", parsed.error.issues);
+  return parsed.data;
+}
+
+export function findShare(config: FerryConfig, name: string): Share {
+  const s = config.shares.find((x) => x.name === name);
+  if (!s) throw new FerryError({ code: "share.unknown", message: `no share named "${name}"`, file: null, hint: `configured shares: ${config.shares.map((x) => x.name).join(", ") || "none"}` });
+  return s;
+}
+
+export function findOutput(config: FerryConfig, name: string | undefined): OutputTarget {
+  const o = name === undefined ? config.outputs[0] : config.outputs.find((x) => x.name === name);
+  if (!o) throw new FerryError({ code: "output.unknown", message: `no output folder named "${name}"`, file: null, hint: `configured output folders: ${config.outputs.map((x) => x.name).join(", ")}` });
+  return o;
+}

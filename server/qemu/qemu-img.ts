@@ -27,6 +27,9 @@ export type Format = "vmdk" | "raw" | "qcow2";
 const FORMATS = new Set<Format>(["vmdk", "raw", "qcow2"]);
 
 let started = 0;
+// glibc reserves 64 MiB of address space per thread arena; under the
+// address-space limit that makes thread creation fail at random (EAGAIN).
+const QEMU_ENV = { ...process.env, LC_ALL: "C", MALLOC_ARENA_MAX: "2" };
 const HAS_SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].some((p) => existsSync(p));
 /** How many qemu-img processes this process has started (tests assert none for refused input). */
 export function qemuImgProcessesStarted(): number {
@@ -74,8 +77,8 @@ export function runQemuImg(args: string[], options: RunOptions): Promise<RunResu
     started++;
     // setpriv --pdeathsig: if Ferry dies (even kill -9), qemu-img dies with it instead of writing on.
     const child = HAS_SETPRIV
-      ? spawn("setpriv", ["--pdeathsig", "KILL", "--", "prlimit", ...prlimit], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } })
-      : spawn("prlimit", prlimit, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+      ? spawn("setpriv", ["--pdeathsig", "KILL", "--", "prlimit", ...prlimit], { stdio: ["ignore", "pipe", "pipe"], env: QEMU_ENV })
+      : spawn("prlimit", prlimit, { stdio: ["ignore", "pipe", "pipe"], env: QEMU_ENV });
     options.onSpawn?.(child.pid ?? 0);
     let stdout = "";
     let stderr = "";

@@ -64,6 +64,7 @@ export function browse(share: Share, relPath: string): Listing {
       hidden++;
     }
   }
-  entries.sort((a, b) => Number(b.kind === "folder") - Number(a.kind === "folder") || a.name.localeCompare(b.name));
+  const key = (n: string) => n.toLowerCase();
+  entries.sort((a, b) => Number(b.kind === "folder") - Number(a.kind === "folder") || (key(a.name) < key(b.name) ? -1 : key(a.name) > key(b.name) ? 1 : 0));
   return { share: share.name, path: p.rel, entries, hidden, truncated: names.length > MAX_ENTRIES };
 }

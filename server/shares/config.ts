@@ -51,14 +51,14 @@ function invalid(file: string, issues: z.core.$ZodIssue[]): FerryError {
   return new FerryError({ code: "config.invalid", message: `${i.path.join(".") || "(top)"}: ${i.message}`, file, hint: "fix the configuration file; see the README's 'Configuration'" });
 }
 
-function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+function intFromEnv(env: Record<string, string | undefined>, name: string): number | undefined {
   const v = env[name];
   if (v === undefined || v === "") return undefined;
   if (!/^\d+$/.test(v)) throw new FerryError({ code: "config.invalid", message: `${name}=${v} is not a whole number`, file: null, hint: `unset ${name} or give a number` });
   return Number(v);
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): FerryConfig {
+export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): FerryConfig {
   const dataDir = resolve(cwd, env.FERRY_DATA_DIR || "data");
   const file = env.FERRY_CONFIG ? resolve(cwd, env.FERRY_CONFIG) : join(dataDir, "ferry.json");
   let fromFile: z.infer<typeof FileConfig> = {};

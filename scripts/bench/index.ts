@@ -4,7 +4,7 @@
  * figure, the baseline's, and the ratio (below 1 means Ferry is faster).
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +12,9 @@ import { inspectGuest } from "../../server/input/inspect-guest";
 import { confinement, inspectDisk } from "../../server/vmdk";
 import { readVmx } from "../../server/vmx";
 import { makeFourDiskGuest, makeGuest } from "../../test/fixtures/guest";
+import { makeTree } from "../../test/fixtures/tree";
+import { scanShare } from "../../server/shares";
+import { SqliteJobStore, Worker, jobBus } from "../../server/jobs";
 import { runPipeline, type PipelineEvent } from "../../server/pipeline";
 import { planTarget } from "../../server/plan";
 
@@ -61,14 +64,20 @@ try {
     const ferryCopy: number[] = [];
     const ferryOverhead: number[] = [];
     const bare: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const out = mkdtempSync(join(work, "bare-"));
+    // Targets in RAM when there is room: disk write-back throttling otherwise
+    // swings a 1 GiB copy between 1.2 and 3 s, drowning what is measured.
+    const shm = "/dev/shm";
+    const targets = existsSync(shm) && statfsSync(shm).bavail * statfsSync(shm).bsize > 6 * 1024 ** 3 ? mkdtempSync(join(shm, "ferry-bench-")) : work;
+    // Best of 7, interleaved: the machine's I/O noise only ever adds time.
+    for (let i = 0; i < 7; i++) {
+      const out = mkdtempSync(join(targets, "bare-"));
       bare.push(await seconds(() => void execFileSync("qemu-img", ["convert", "-f", "vmdk", "-O", "raw", "-S", "4k", src, join(out, "d.raw")])));
       rmSync(out, { recursive: true, force: true });
-      const dir = mkdtempSync(join(work, "ferry-"));
+      const dir = mkdtempSync(join(targets, "ferry-"));
       let copy = 0;
       const total = await seconds(async () => {
         await runPipeline(plan(dir), {
+          overlayDir: targets,
           emit: (e: PipelineEvent) => {
             if (e.type === "stage" && e.state === "finished" && e.name.startsWith("Copying disk")) copy += e.seconds ?? 0;
           },
@@ -78,9 +87,75 @@ try {
       ferryOverhead.push(total - copy);
       rmSync(dir, { recursive: true, force: true });
     }
-    rows.push({ name: "copy stage: 4 GiB disk, 1 GiB data", unit: "s", ferry: median(ferryCopy), baseline: median(bare), baselineName: "bare qemu-img convert -S 4k", targetRatio: 1.05 });
-    rows.push({ name: "whole run beyond the copy", unit: "s", ferry: median(ferryOverhead), baseline: median(bare), baselineName: "(same convert, for scale)", target: 2 });
+    rows.push({ name: `copy stage: 4 GiB disk, 1 GiB data${targets === work ? "" : " (target in RAM)"}, best of 7`, unit: "s", ferry: Math.min(...ferryCopy), baseline: Math.min(...bare), baselineName: "bare qemu-img convert -S 4k", targetRatio: 1.05 });
+    rows.push({ name: "whole run beyond the copy", unit: "s", ferry: median(ferryOverhead), baseline: Math.min(...bare), baselineName: "(same convert, for scale)", target: 2 });
     rmSync(dirname(vmx), { recursive: true, force: true });
+    if (targets !== work) rmSync(targets, { recursive: true, force: true });
+  }
+
+  // Scanning a 20,000-folder share with 200 guests, against find -name '*.vmx'.
+  {
+    const tree = join(work, "tree");
+    makeTree(tree, 20_000, 200);
+    const share = { name: "bench", path: tree, readOnly: true, datastores: [] };
+    const scanOnce = async () => {
+      let n = 0;
+      for await (const i of scanShare(share, "")) if (i.type === "vm") n++;
+      if (n !== 200) throw new Error(`scan found ${n} guests, not 200`);
+    };
+    const ferryRuns: number[] = [];
+    const findRuns: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      findRuns.push(await seconds(() => void execFileSync("find", [tree, "-name", "*.vmx"], { maxBuffer: 1 << 26 })));
+      ferryRuns.push(await seconds(scanOnce));
+    }
+    rows.push({ name: "scan 20,000 folders, 200 guests", unit: "s", ferry: median(ferryRuns), baseline: median(findRuns), baselineName: "find -name '*.vmx'", targetRatio: 1.5 });
+    rmSync(tree, { recursive: true, force: true });
+  }
+
+  // A job's events: from the worker's emit to a live subscriber, and the server's memory while the job runs.
+  {
+    const vmx = makeGuest(work, "sse", [{ slot: "scsi0:0", sizeMiB: 4096, dataMiB: 1024 }]);
+    const out = mkdtempSync(join(work, "sse-out-"));
+    const dataDir = mkdtempSync(join(work, "sse-data-"));
+    const store = new SqliteJobStore(join(dataDir, "ferry.db"));
+    const worker = new Worker({ store, config: { dataDir, shares: [{ name: "s", path: work, readOnly: true, datastores: [] }], outputs: [{ name: "o", path: out }], concurrency: 1, perShareLimit: 1 }, pollMs: 50 });
+    const job = store.create({ share: "s", relPath: join("sse", "sse.vmx"), options: { output: "local", format: "raw", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true }, copyOnly: true });
+    void vmx;
+    // What the SSE subscription does: wake on the bus, read the store. Latency = read time - the event's append time.
+    const latencies: number[] = [];
+    const appendedAt = new Map<number, number>();
+    const realAppend = store.appendEvent.bind(store);
+    store.appendEvent = (id, e) => {
+      const seq = realAppend(id, e);
+      appendedAt.set(seq, performance.now());
+      return seq;
+    };
+    let last = 0;
+    jobBus().on("event", (id: string) => {
+      if (id !== job.id) return;
+      setImmediate(() => {
+        for (const e of store.events(job.id, last)) {
+          last = e.seq;
+          const at = appendedAt.get(e.seq);
+          if (at !== undefined) latencies.push(performance.now() - at);
+        }
+      });
+    });
+    const rss: number[] = [];
+    const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+    worker.start();
+    const t0 = Date.now();
+    while (!["succeeded", "failed", "cancelled"].includes(store.get(job.id)!.state) && Date.now() - t0 < 300_000) await new Promise((r) => setTimeout(r, 100));
+    clearInterval(sampler);
+    await worker.stop();
+    if (store.get(job.id)!.state !== "succeeded") throw new Error(`bench job ${store.get(job.id)!.state}`);
+    rows.push({ name: `job event to subscriber (${latencies.length} events)`, unit: "ms", ferry: median(latencies), baseline: 100, baselineName: "the 100 ms budget", target: 100 });
+    const quarter = Math.max(1, Math.floor(rss.length / 4));
+    const early = median(rss.slice(0, quarter)) / 2 ** 20;
+    const late = median(rss.slice(-quarter)) / 2 ** 20;
+    rows.push({ name: "server memory while a job copies 1 GiB", unit: "MiB", ferry: late, baseline: early, baselineName: "the same process, first quarter of the job", targetRatio: 1.2 });
+    store.close();
   }
 
   // 1. Inspecting a 4-disk guest with a snapshot chain, against asking qemu-img about each disk.
@@ -144,7 +219,7 @@ try {
 const header = ["benchmark", "ferry", "baseline", "ratio", "baseline is", "target"];
 const verdict = (r: Row) =>
   r.target !== undefined
-    ? `< ${r.target} ${r.unit}: ${r.ferry < r.target ? "met" : "MISSED"}`
+    ? `<= ${r.target} ${r.unit}: ${r.ferry <= r.target ? "met" : "MISSED"}`
     : r.targetRatio !== undefined
       ? `ratio <= ${r.targetRatio}: ${r.ferry / r.baseline <= r.targetRatio ? "met" : "MISSED"}`
       : "";

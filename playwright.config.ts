@@ -9,7 +9,7 @@ const port = Number(process.env.E2E_PORT ?? 3100);
 export default defineConfig({
   testDir: "e2e",
   outputDir: "test-results/e2e",
-  timeout: 60_000,
+  timeout: 120_000,
   retries: 0,
   workers: 1,
   reporter: [["list"]],
@@ -33,9 +33,11 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `npx next start -p ${port} -H 127.0.0.1`,
+    // A data folder of its own: the demo share, a bigger guest, no jobs.
+    command: `npx tsx scripts/e2e-share.ts && npx next start -p ${port} -H 127.0.0.1`,
+    env: { FERRY_DATA_DIR: "test-results/e2e-data", FERRY_CONCURRENCY: "2" },
     url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: false,
-    timeout: 60_000,
+    timeout: 180_000,
   },
 });

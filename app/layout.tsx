@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import Link from "next/link";
 import type { ReactNode } from "react";
 import { TrpcProvider } from "@/components/TrpcProvider";
 import "./globals.css";
@@ -14,8 +15,13 @@ export default function RootLayout({ children }: { children: ReactNode }) {
       <body className="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
         <header className="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
           <div className="mx-auto flex max-w-6xl items-center gap-3 px-4 py-3">
-            <span className="text-lg font-semibold tracking-tight">Ferry</span>
-            <span className="text-sm text-slate-500 dark:text-slate-400">VMware guests to KVM, straight from the NAS</span>
+            <Link href="/import" className="text-lg font-semibold tracking-tight">Ferry</Link>
+            <span className="hidden text-sm text-slate-500 sm:inline dark:text-slate-400">VMware guests to KVM, straight from the NAS</span>
+            <nav aria-label="Main" className="ml-auto flex gap-4 text-sm">
+              <Link href="/import" className="hover:underline">Import</Link>
+              <Link href="/jobs" className="hover:underline">Jobs</Link>
+              <Link href="/inspect" className="hover:underline">Read a VMX</Link>
+            </nav>
           </div>
         </header>
         <TrpcProvider>

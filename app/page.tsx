@@ -1,5 +1,5 @@
-import { VmxInspector } from "@/components/VmxInspector";
+import { redirect } from "next/navigation";
 
 export default function Home() {
-  return <VmxInspector />;
+  redirect("/import");
 }

@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 
 test("reads the sample VMX through tRPC and shows where a value came from", async ({ page }, info) => {
-  await page.goto("/");
+  await page.goto("/inspect");
   await expect(page.getByRole("heading", { name: "Read a VMware guest" })).toBeVisible();
   await page.getByRole("button", { name: "Load the sample" }).click();
   await page.getByRole("button", { name: "Read", exact: true }).click();
@@ -24,7 +24,7 @@ test("reads the sample VMX through tRPC and shows where a value came from", asyn
 });
 
 test("refuses a VMDK descriptor with a clear error naming the line", async ({ page }) => {
-  await page.goto("/");
+  await page.goto("/inspect");
   await page.getByLabel("VMX text").fill('\n# Disk DescriptorFile\nversion=1\nCID=fffffffe\n');
   await page.getByRole("button", { name: "Read", exact: true }).click();
   const alert = page.getByRole("alert").filter({ hasText: "VMDK" });
@@ -33,7 +33,7 @@ test("refuses a VMDK descriptor with a clear error naming the line", async ({ pa
 });
 
 test("opens a .vmx file from disk with a non-UTF-8 charset", async ({ page }) => {
-  await page.goto("/");
+  await page.goto("/inspect");
   const bytes = Buffer.concat([
     Buffer.from('.encoding = "windows-1252"\ndisplayName = "Caf'),
     Buffer.from([0xe9]),

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { loadConfig } from "../server/shares";
 import { makeGuest } from "../test/fixtures/guest";
 
-const DEMO_VERSION = "1";
+const DEMO_VERSION = "2";
 
 export function makeDemoShare(dir: string): void {
   const marker = join(dir, ".ferry-demo");
@@ -20,7 +20,7 @@ export function makeDemoShare(dir: string): void {
     { slot: "scsi0:0", sizeMiB: 512, dataMiB: 48 },
     { slot: "sata0:0", sizeMiB: 256, dataMiB: 16 },
     { slot: "nvme0:0", sizeMiB: 128, dataMiB: 8 },
-  ], ['firmware = "efi"', 'cpuid.coresPerSocket = "2"', 'numvcpus = "4"']);
+  ], ['firmware = "efi"', 'cpuid.coresPerSocket = "2"'], { vcpus: 4, memoryMiB: 4096 });
   // Running on a two-level snapshot chain.
   makeGuest(join(dir, "production"), "db01", [{ slot: "scsi0:0", sizeMiB: 256, dataMiB: 32, snapshots: 2 }]);
   // A critical concern (PCI passthrough) and a vTPM: cannot be imported.

@@ -143,6 +143,15 @@ describe("runPipeline", () => {
     expect(doc).toMatchObject({ name: "one-json", memory: 1024 * MiB, vcpu: 2, disks: [{ "backing-filename": join(j.outputDir, "one-json-sda"), "backing-format": "raw" }], nics: [{ mac: "00:0c:29:ab:cd:ef", "vnet-type": "network" }] });
   });
 
+  it("limits the read rate when asked", async () => {
+    const t = Date.now();
+    const r = await convert(one, { copyOnly: true, rateLimit: 4 * MiB });
+    expect(r.error).toBeNull();
+    // 8 MiB of data at 4 MiB/s cannot take less than about 1.5 s.
+    expect(Date.now() - t).toBeGreaterThan(1500);
+    expect(compare(join(one, "..", "one.vmdk"), "vmdk", join(r.outputDir, "one-sda"), "raw").status).toBe(0);
+  });
+
   it("refuses to overwrite earlier outputs unless asked", async () => {
     const first = await convert(one, { copyOnly: true });
     const again = await convert(one, { copyOnly: true, outputDir: first.outputDir });

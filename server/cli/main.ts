@@ -31,6 +31,7 @@ const USAGE = `usage:
     --mac MAC:network|bridge:NAME   map one NIC by its MAC
     --datastore /vmfs/volumes/DS=DIR   where an ESXi datastore is on this host
     --parallel N             copy N disks at once (1)
+    --rate-limit MIB         read at most MIB MiB/s per disk, to spare a busy NAS
     --copy-only              copy disks and write metadata; no guest conversion (may not boot)
     --overwrite              replace existing output files
     --machine-readable       one JSON event per line on stdout
@@ -154,7 +155,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   let machineReadable = false;
   let verbose = false;
   const files: string[] = [];
-  const o: { mode?: string; dir?: string; format?: string; allocation?: string; name?: string; parallel?: number } = {};
+  const o: { mode?: string; dir?: string; format?: string; allocation?: string; name?: string; parallel?: number; rateLimit?: number } = {};
   const networks: string[] = [];
   const bridges: string[] = [];
   const macs: string[] = [];
@@ -198,6 +199,12 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
       case "--machine-readable": machineReadable = true; break;
       case "-v": case "--verbose": verbose = true; break;
       case "--copy-only": copyOnly = true; break;
+      case "--rate-limit": {
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--rate-limit ${v}: expected MiB per second, a whole number of at least 1`);
+        o.rateLimit = Number(v);
+        break;
+      }
       case "--overwrite": overwrite = true; break;
       default:
         if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
@@ -228,6 +235,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
     copyOnly,
     parallel: o.parallel ?? 1,
     overwrite,
+    rateLimit: o.rateLimit ? o.rateLimit * 1024 * 1024 : null,
   });
   const printer = machineReadable ? jsonPrinter(io) : humanPrinter(io, verbose);
   const ac = new AbortController();

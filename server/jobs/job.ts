@@ -22,8 +22,12 @@ export const JobOptions = z.object({
   macs: z.array(z.string().max(200)).max(64).default([]),
   parallel: z.number().int().min(1).max(16).default(1),
   overwrite: z.boolean().default(false),
+  excludeDisks: z.array(z.string().max(32)).max(256).default([]),
+  /** Bandwidth limit per disk copy, in MiB/s, to spare a busy NAS. */
+  rateLimitMiBps: z.number().int().min(1).max(100_000).optional(),
 });
 export type JobOptions = z.infer<typeof JobOptions>;
+export type JobOptionsInput = z.input<typeof JobOptions>;
 
 export const Job = z.object({
   id: z.string(),

@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { FerryErrorData } from "../errors";
 import type { PipelineEvent, ResultFile } from "../pipeline/events";
-import { Job, JobOptions, type JobState, type StoredEvent } from "./job";
+import { Job, JobOptions, type JobOptionsInput, type JobState, type StoredEvent } from "./job";
 import type { JobStore } from "./store";
 
 interface Row {
@@ -68,11 +68,11 @@ export class SqliteJobStore implements JobStore {
     `);
   }
 
-  create(input: { share: string; relPath: string; options: JobOptions; copyOnly: boolean; retryOf?: string | null }): Job {
+  create(input: { share: string; relPath: string; options: JobOptionsInput; copyOnly: boolean; retryOf?: string | null }): Job {
     const id = randomUUID();
     this.db
       .prepare("INSERT INTO jobs (id, share, rel_path, state, options, copy_only, created_at, retry_of) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)")
-      .run(id, input.share, input.relPath, JSON.stringify(input.options), input.copyOnly ? 1 : 0, Date.now(), input.retryOf ?? null);
+      .run(id, input.share, input.relPath, JSON.stringify(JobOptions.parse(input.options)), input.copyOnly ? 1 : 0, Date.now(), input.retryOf ?? null);
     return this.get(id)!;
   }
 

@@ -1,13 +1,13 @@
 import type { FerryErrorData } from "../errors";
 import type { PipelineEvent, ResultFile } from "../pipeline/events";
-import type { Job, JobOptions, JobState, StoredEvent } from "./job";
+import type { Job, JobOptionsInput, JobState, StoredEvent } from "./job";
 
 /**
  * Where jobs live. Small on purpose, so a server database can replace
  * SQLite without touching the worker or the API.
  */
 export interface JobStore {
-  create(input: { share: string; relPath: string; options: JobOptions; copyOnly: boolean; retryOf?: string | null }): Job;
+  create(input: { share: string; relPath: string; options: JobOptionsInput; copyOnly: boolean; retryOf?: string | null }): Job;
   get(id: string): Job | null;
   list(filter?: { states?: JobState[]; share?: string; limit?: number }): Job[];
   /** The active (queued or running) job for this guest, if any. */

@@ -139,7 +139,8 @@ export class Worker {
       const target = findOutput(this.o.config, job.options.target);
       const vmx = resolveInShare(share, job.relPath);
       const vm = inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true });
-      const plan = planTarget(vm, { ...job.options, outputDir: target.path, copyOnly: job.copyOnly });
+      const { rateLimitMiBps, ...planOptions } = job.options;
+      const plan = planTarget(vm, { ...planOptions, outputDir: target.path, copyOnly: job.copyOnly, rateLimit: rateLimitMiBps ? rateLimitMiBps * 1024 * 1024 : null });
       this.o.store.markRunning(job.id, { outputDir: target.path, planName: plan.name });
       mkdirSync(overlays, { recursive: true });
       pipelineStarted = true;

@@ -30,6 +30,7 @@ const plan = (over: Partial<TargetPlan> = {}): TargetPlan =>
     copyOnly: true,
     parallel: 1,
     overwrite: false,
+    rateLimit: null,
     changes: [],
     concerns: [],
     ...over,

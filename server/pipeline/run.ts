@@ -175,6 +175,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
             preallocate: plan.allocation === "preallocated",
             signal,
             stallMs: options.stallMs,
+            rateLimit: plan.rateLimit,
             onProgress: (pct) => tracker.update(pct),
           });
           tracker.update(100);

@@ -79,7 +79,11 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
   const why = o.copyOnly
     ? "--copy-only: the guest is not converted, so it keeps its own drivers; SATA (AHCI) needs none from virtio"
     : "the guest's drivers were not changed; SATA (AHCI) boots without virtio drivers";
-  const readable = vm.diskFacts.filter((r) => r.facts !== null);
+  for (const id of o.excludeDisks) {
+    if (!vm.disks.some((d) => d.id === id)) throw new FerryError({ code: "plan.exclude", message: `there is no disk ${id} to leave out`, file: null, hint: `the guest's disks: ${vm.disks.map((d) => d.id).join(", ") || "none"}` });
+    changes.push({ subject: `${id}`, from: "disk", to: "left out", reason: "excluded by the operator" });
+  }
+  const readable = vm.diskFacts.filter((r) => r.facts !== null && !o.excludeDisks.includes(r.id));
   const disks = readable.map((r, i) => {
     const source = vm.disks.find((d) => d.id === r.id)!;
     const controller = vm.controllers.find((c) => c.bus === source.bus && c.index === source.controller);
@@ -133,6 +137,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     copyOnly: o.copyOnly,
     parallel: o.parallel,
     overwrite: o.overwrite,
+    rateLimit: o.rateLimit,
     changes,
     concerns: vm.concerns,
   });

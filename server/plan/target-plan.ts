@@ -71,6 +71,8 @@ export const TargetPlan = z.object({
   /** Copy this many disks at once. */
   parallel: z.number().int().min(1).max(16),
   overwrite: z.boolean(),
+  /** Bytes per second per disk copy, to spare a busy NAS; null for no limit. */
+  rateLimit: z.number().int().positive().nullable(),
   changes: z.array(Change),
   /** The source's concerns; a critical one blocks the run. */
   concerns: z.array(Concern),
@@ -91,5 +93,9 @@ export const PlanOptions = z.object({
   copyOnly: z.boolean().default(false),
   parallel: z.number().int().min(1).max(16).default(1),
   overwrite: z.boolean().default(false),
+  /** VMX disk ids (`scsi0:1`) to leave behind. */
+  excludeDisks: z.array(z.string()).default([]),
+  /** Read from the NAS at most this many bytes per second per disk (null: as fast as it goes). */
+  rateLimit: z.number().int().min(1024 * 1024).nullable().default(null),
 });
 export type PlanOptions = z.input<typeof PlanOptions>;

@@ -216,6 +216,8 @@ export interface ConvertOptions {
   signal?: AbortSignal;
   /** No progress for this long kills the copy (default 5 minutes). */
   stallMs?: number;
+  /** Bytes per second, read from the source at most. */
+  rateLimit?: number | null;
 }
 
 /** Sparse copy: zeroes and unallocated areas are not written. */
@@ -226,6 +228,7 @@ export async function convert(o: ConvertOptions): Promise<void> {
   const args = ["convert", "-p", "-f", safeFormat(o.sourceFormat), "-O", safeFormat(o.targetFormat)];
   if (o.preallocate) args.push("-o", "preallocation=falloc");
   else args.push("-S", "4k");
+  if (o.rateLimit) args.push("-r", String(Math.floor(o.rateLimit)));
   args.push(src, dst);
   await runQemuImg(args, {
     limits: CONVERT_LIMITS,

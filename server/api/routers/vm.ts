@@ -4,13 +4,42 @@ import { InspectedVm, inspectGuest } from "../../input/inspect-guest";
 import { JobOptions } from "../../jobs";
 import { planTarget, TargetPlan } from "../../plan";
 import { findOutput, findShare, resolveInShare } from "../../shares";
+import { statfsSync } from "node:fs";
+import { join } from "node:path";
+import { readVmxBytes } from "../../input/vmx-file";
+import { jsonMetadata, libvirtXml, qemuScript } from "../../output";
 import { publicProcedure, router } from "../trpc";
+
+function decodeLines(bytes: Uint8Array, charset: string): string[] {
+  let text: string;
+  try {
+    text = new TextDecoder(charset).decode(bytes);
+  } catch {
+    text = new TextDecoder().decode(bytes);
+  }
+  return text.split(/\r\n|\n|\r/);
+}
 
 export const vmRouter = router({
   /** The guest as found (SourceVm, disk facts, concerns) and the KVM guest Ferry proposes, each change with its reason. */
   preview: publicProcedure
     .input(z.object({ share: z.string().min(1).max(64), relPath: z.string().min(1).max(4096), options: JobOptions.partial().optional() }))
-    .output(z.object({ vm: InspectedVm, plan: TargetPlan.nullable(), planError: FerryErrorData.nullable(), copyOnly: z.literal(true), note: z.string() }))
+    .output(
+      z.object({
+        vm: InspectedVm,
+        /** The VMX's lines, decoded, for "where does this value come from". */
+        vmxLines: z.array(z.string()),
+        plan: TargetPlan.nullable(),
+        planError: FerryErrorData.nullable(),
+        /** The metadata that will be written (libvirt XML for -o local, the script, or JSON). */
+        metadata: z.string().nullable(),
+        /** Bytes the target needs at least (data in the disks). */
+        estimateBytes: z.number().int().nonnegative(),
+        outputFreeBytes: z.number().nullable(),
+        copyOnly: z.literal(true),
+        note: z.string(),
+      }),
+    )
     .query(({ ctx, input }) => {
       const share = findShare(ctx.ferry.config, input.share);
       const p = resolveInShare(share, input.relPath);
@@ -19,11 +48,32 @@ export const vmRouter = router({
       let plan = null;
       let planError = null;
       try {
-        plan = planTarget(vm, { ...options, outputDir: findOutput(ctx.ferry.config, options.target).path, copyOnly: true });
+        const { rateLimitMiBps, ...planOptions } = options;
+        plan = planTarget(vm, { ...planOptions, outputDir: findOutput(ctx.ferry.config, options.target).path, copyOnly: true, rateLimit: rateLimitMiBps ? rateLimitMiBps * 1024 * 1024 : null });
       } catch (e) {
         if (!(e instanceof FerryError)) throw e;
         planError = e.toJSON();
       }
-      return { vm, plan, planError, copyOnly: true as const, note: "Guest conversion is not available yet: jobs copy the disks and write the metadata; the guest keeps its drivers (SATA disks, e1000e NICs)." };
+      const output = findOutput(ctx.ferry.config, options.target);
+      const finalDisks = plan ? plan.disks.map((d) => join(output.path, d.targetName)) : [];
+      const metadata = plan ? (plan.output.mode === "local" ? libvirtXml(plan, finalDisks) : plan.output.mode === "qemu" ? qemuScript(plan, finalDisks) : jsonMetadata(plan, finalDisks)) : null;
+      let outputFreeBytes: number | null = null;
+      try {
+        const st = statfsSync(output.path);
+        outputFreeBytes = st.bavail * st.bsize;
+      } catch {
+        outputFreeBytes = null;
+      }
+      return {
+        vm,
+        vmxLines: decodeLines(readVmxBytes(p.abs, { noFollow: true }), vm.encoding),
+        plan,
+        planError,
+        metadata,
+        estimateBytes: plan ? plan.disks.reduce((s, d) => s + (d.allocatedBytes ?? d.capacityBytes), 0) : 0,
+        outputFreeBytes,
+        copyOnly: true as const,
+        note: "Guest conversion is not available yet: jobs copy the disks and write the metadata; the guest keeps its drivers (SATA disks, e1000e NICs).",
+      };
     }),
 });

@@ -1,0 +1,7 @@
+import { JobsList } from "@/components/jobs/JobsList";
+
+export const metadata = { title: "Jobs · Ferry" };
+
+export default function JobsPage() {
+  return <JobsList />;
+}

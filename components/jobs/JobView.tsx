@@ -1,0 +1,164 @@
+"use client";
+
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useEffect, useMemo, useState } from "react";
+import type { PipelineEvent } from "@/server/pipeline/events";
+import { formatBytes } from "@/server/units";
+import { useTRPC } from "../TrpcProvider";
+import { Alert, Badge, btn, Card, ErrorBox } from "../ui";
+
+/** No bytes moved for this long while copying: shown as stalled. */
+export const STALL_MS = 30_000;
+
+type Tracked = { id: string; data: PipelineEvent };
+
+const STATE_TONE = { queued: "neutral", running: "info", succeeded: "ok", failed: "critical", cancelled: "warning", interrupted: "warning" } as const;
+
+export function JobStateBadge({ state }: { state: keyof typeof STATE_TONE }) {
+  return <Badge tone={STATE_TONE[state]}>{state}</Badge>;
+}
+
+function duration(s: number): string {
+  if (!Number.isFinite(s)) return "—";
+  const m = Math.floor(s / 60);
+  return m ? `${m} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
+}
+
+/** One job: stage timeline, per-disk progress, live log, outputs; live over SSE, resumed after reloads. */
+export function JobView({ id }: { id: string }) {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const router = useRouter();
+  const [events, setEvents] = useState<Tracked[]>([]);
+  const [now, setNow] = useState(() => Date.now());
+  const [changedAt, setChangedAt] = useState<Record<number, { bytes: number; at: number }>>({});
+  const job = useQuery({ ...trpc.jobs.get.queryOptions({ id }), refetchInterval: (q) => (q.state.data && ["queued", "running"].includes(q.state.data.state) ? 2000 : false) });
+  const sub = useSubscription(
+    trpc.jobs.events.subscriptionOptions({ id }, {
+      onData: (d) => {
+        const t = d as Tracked;
+        setEvents((all) => (all.length && Number(all[all.length - 1]!.id) >= Number(t.id) ? all : [...all, t]));
+        if (t.data.type === "progress") {
+          const p = t.data;
+          setChangedAt((c) => (c[p.disk]?.bytes === p.bytesDone ? c : { ...c, [p.disk]: { bytes: p.bytesDone, at: Date.now() } }));
+        }
+        if (t.data.type === "result" || t.data.type === "error") void qc.invalidateQueries({ queryKey: trpc.jobs.get.queryKey({ id }) });
+      },
+    }),
+  );
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  const cancel = useMutation(trpc.jobs.cancel.mutationOptions({ onSuccess: () => qc.invalidateQueries({ queryKey: trpc.jobs.get.queryKey({ id }) }) }));
+  const retry = useMutation(trpc.jobs.retry.mutationOptions({ onSuccess: (j) => router.push(`/jobs/${j.id}`) }));
+
+  const view = useMemo(() => {
+    const stages = new Map<number, { name: string; state: string; seconds?: number; t: number }>();
+    const progress = new Map<number, Extract<PipelineEvent, { type: "progress" }>>();
+    let total = 0;
+    let result: Extract<PipelineEvent, { type: "result" }> | null = null;
+    let error: Extract<PipelineEvent, { type: "error" }> | null = null;
+    const log: { t: number; kind: string; text: string }[] = [];
+    for (const { data: e } of events) {
+      if (e.type === "stage") {
+        total = e.total;
+        stages.set(e.index, { name: e.name, state: e.state, seconds: e.seconds, t: e.t });
+      } else if (e.type === "progress") progress.set(e.disk, e);
+      else if (e.type === "result") result = e;
+      else if (e.type === "error") {
+        error = e;
+        log.push({ t: e.t, kind: "error", text: `${e.message}${e.hint ? ` (${e.hint})` : ""}` });
+      } else if (e.type === "log") log.push({ t: e.t, kind: "log", text: e.message });
+      else if (e.type === "warning") log.push({ t: e.t, kind: "warning", text: e.message });
+    }
+    return { stages: [...stages.entries()].sort((a, b) => a[0] - b[0]), progress: [...progress.values()].sort((a, b) => a.disk - b.disk), total, result, error, log };
+  }, [events]);
+
+  if (job.error) return <ErrorBox error={job.error} title="This job cannot be shown" />;
+  if (!job.data) return <p role="status">Loading the job…</p>;
+  const j = job.data;
+  const running = j.state === "running";
+  return (
+    <div className="space-y-4">
+      <div className="flex flex-wrap items-center justify-between gap-2">
+        <div>
+          <h1 className="text-xl font-semibold">{j.planName ?? j.relPath.split("/").pop()?.replace(/\.vmx$/i, "")}</h1>
+          <p className="text-sm text-slate-500">{j.share}:{j.relPath} · <Link className="underline" href="/jobs">all jobs</Link></p>
+        </div>
+        <div className="flex items-center gap-2">
+          <span aria-label="Job state"><JobStateBadge state={j.state} /></span>
+          {(j.state === "queued" || running) && <button type="button" className={btn} disabled={cancel.isPending} onClick={() => cancel.mutate({ id })}>Cancel</button>}
+          {["failed", "cancelled", "interrupted"].includes(j.state) && <button type="button" className={btn} disabled={retry.isPending} onClick={() => retry.mutate({ id })}>Retry</button>}
+        </div>
+      </div>
+      {j.copyOnly && <Alert tone="info">Copy-only: the disks and metadata are copied; guest conversion is not available yet, so the guest keeps its drivers.</Alert>}
+      <ErrorBox error={cancel.error ?? retry.error} title="That did not work" />
+      {sub.status === "connecting" && events.length > 0 && <p role="status" className="text-sm text-amber-700 dark:text-amber-300">Connection lost; reconnecting…</p>}
+
+      <div className="grid gap-4 lg:grid-cols-[18rem_1fr]">
+        <Card title="Stages" id="stages-heading">
+          <ol className="space-y-1 text-sm" aria-label="Stages">
+            {view.stages.map(([i, s]) => (
+              <li key={i} className="flex items-start gap-2" data-state={s.state}>
+                <span aria-hidden className="w-4">{s.state === "finished" ? "✓" : s.state === "failed" ? "✗" : s.state === "skipped" ? "–" : "●"}</span>
+                <span className={s.state === "started" ? "font-semibold" : s.state === "skipped" ? "text-slate-400" : ""}>
+                  {s.name}
+                  <span className="sr-only"> ({s.state === "started" ? "running" : s.state})</span>
+                  {s.seconds !== undefined && <span className="text-xs text-slate-500"> {s.seconds.toFixed(1)} s</span>}
+                </span>
+              </li>
+            ))}
+            {view.total > view.stages.length && j.state !== "failed" && j.state !== "cancelled" && j.state !== "interrupted" && (
+              <li className="text-slate-500">{view.total - view.stages.length} more stage{view.total - view.stages.length === 1 ? "" : "s"} waiting</li>
+            )}
+            {view.stages.length === 0 && <li className="text-slate-500">{j.state === "queued" ? "Waiting for a free worker…" : "No stage yet."}</li>}
+          </ol>
+        </Card>
+        <div className="space-y-4">
+          <Card title="Disks" id="disks-progress-heading">
+            {view.progress.length === 0 && <p className="text-sm text-slate-500">The copy has not started.</p>}
+            <ul className="space-y-3">
+              {view.progress.map((p) => {
+                const pct = p.bytesTotal ? (100 * p.bytesDone) / p.bytesTotal : 100;
+                const done = p.bytesDone >= p.bytesTotal;
+                const stalled = running && !done && changedAt[p.disk] !== undefined && now - changedAt[p.disk]!.at > STALL_MS;
+                const eta = p.rate > 0 ? (p.bytesTotal - p.bytesDone) / p.rate : Infinity;
+                return (
+                  <li key={p.disk}>
+                    <div className="flex justify-between text-sm">
+                      <span className="font-medium">Disk {p.disk}/{p.disks}</span>
+                      <span className="tabular-nums">{formatBytes(p.bytesDone)} of {formatBytes(p.bytesTotal)}{!done && <> · {formatBytes(p.rate)}/s · ETA {duration(eta)}</>}</span>
+                    </div>
+                    <div role="progressbar" aria-label={`Disk ${p.disk} copy`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)} className="mt-1 h-3 w-full overflow-hidden rounded bg-slate-200 dark:bg-slate-700">
+                      <div className={`h-full ${stalled ? "bg-amber-500" : done ? "bg-emerald-600" : "bg-sky-600"}`} style={{ width: `${pct}%` }} />
+                    </div>
+                    {stalled && <p className="mt-1 text-sm text-amber-700 dark:text-amber-300" role="status">Stalled: no data moved for {Math.round((now - changedAt[p.disk]!.at) / 1000)} s. Check the NAS mount.</p>}
+                  </li>
+                );
+              })}
+            </ul>
+          </Card>
+          {(view.result || j.outputs.length > 0) && (
+            <Card title="Output files" id="outputs-heading">
+              <ul className="text-sm" aria-label="Output files">
+                {(view.result?.files ?? j.outputs).map((f) => (
+                  <li key={f.path} className="flex justify-between gap-4"><span className="font-mono text-xs">{f.path}</span><span>{formatBytes(f.bytes)}</span></li>
+                ))}
+              </ul>
+            </Card>
+          )}
+          {j.error && <Alert tone={j.state === "failed" ? "critical" : "warning"} title={j.state === "failed" ? "The job failed" : `The job was ${j.state}`}><p>{j.error.file ? `${j.error.file}: ` : ""}{j.error.message}</p>{j.error.hint && <p className="mt-1">{j.error.hint}</p>}</Alert>}
+          <Card title="Log" id="log-heading">
+            <pre aria-label="Job log" className="max-h-72 overflow-auto whitespace-pre-wrap font-mono text-xs">
+              {view.log.map((l) => `[${l.t.toFixed(1).padStart(6)}] ${l.kind === "log" ? "" : `${l.kind}: `}${l.text}`).join("\n") || "No log yet."}
+            </pre>
+          </Card>
+        </div>
+      </div>
+    </div>
+  );
+}

@@ -11,10 +11,12 @@ import { makeGuest } from "../test/fixtures/guest";
 const DEMO_VERSION = "2";
 
 export function makeDemoShare(dir: string): void {
-  const marker = join(dir, ".ferry-demo");
+  // The recipe's version, beside the share rather than in it.
+  const marker = `${dir}.version`;
   if (existsSync(marker) && readFileSync(marker, "utf8").trim() === DEMO_VERSION) return;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  rmSync(marker, { force: true });
   // Three disks on SCSI, SATA and NVMe.
   makeGuest(join(dir, "production"), "web01", [
     { slot: "scsi0:0", sizeMiB: 512, dataMiB: 48 },

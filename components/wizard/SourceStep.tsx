@@ -15,6 +15,14 @@ export interface SelectedGuest {
   name: string;
 }
 
+function FolderIcon() {
+  return (
+    <svg aria-hidden viewBox="0 0 16 16" className="inline h-4 w-4 align-[-2px]" fill="currentColor">
+      <path d="M1.5 3A1.5 1.5 0 0 1 3 1.5h3.1l1.5 1.5H13A1.5 1.5 0 0 1 14.5 4.5v7A1.5 1.5 0 0 1 13 13H3a1.5 1.5 0 0 1-1.5-1.5z" />
+    </svg>
+  );
+}
+
 /** Step 1: pick a share, browse it, scan a folder, select guests. */
 export function SourceStep({ selected, onChange, onNext }: { selected: SelectedGuest[]; onChange: (s: SelectedGuest[]) => void; onNext: () => void }) {
   const trpc = useTRPC();
@@ -83,9 +91,9 @@ export function SourceStep({ selected, onChange, onNext }: { selected: SelectedG
           {entries.map((e) => (
             <li key={e.name} className="flex items-center justify-between border-b border-slate-100 px-2 py-1 last:border-0 dark:border-slate-800">
               {e.kind === "folder" ? (
-                <button type="button" className="text-left font-medium text-sky-800 hover:underline dark:text-sky-300" onClick={() => { setPath(path ? `${path}/${e.name}` : e.name); setFilter(""); }}>📁 {e.name}</button>
+                <button type="button" className="text-left font-medium text-sky-800 hover:underline dark:text-sky-300" onClick={() => { setPath(path ? `${path}/${e.name}` : e.name); setFilter(""); }}><FolderIcon /> {e.name}</button>
               ) : (
-                <span className={e.kind === "vmx" ? "font-medium" : "text-slate-500"}>{e.kind === "vmx" ? "🖥 " : ""}{e.name}</span>
+                <span className={e.kind === "vmx" ? "font-medium" : "text-slate-500"}>{e.name}{e.kind === "vmx" && <span className="ml-1 text-xs text-slate-500">(guest)</span>}</span>
               )}
               <span className="text-xs text-slate-500">{e.kind === "folder" ? "" : formatBytes(e.bytes)}</span>
             </li>

@@ -43,6 +43,12 @@ test("imports a guest from the demo share: scan, preview, target, review, run", 
   await nics.getByRole("button", { name: "00:0c:29:ab:cd:ef" }).click();
   await expect(page.getByRole("complementary", { name: "VMX lines" })).toContainText('ethernet0.generatedAddress = "00:0c:29:ab:cd:ef"');
   await page.screenshot({ path: info.outputPath("2-preview.png"), fullPage: true });
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const light = await background();
+  await page.emulateMedia({ colorScheme: "dark" });
+  await expect.poll(background).not.toBe(light);
+  await page.screenshot({ path: info.outputPath("2-preview-dark.png"), fullPage: true });
+  await page.emulateMedia({ colorScheme: "light" });
 
   await page.getByRole("button", { name: "Next: Target" }).click();
   await expect(page.getByLabel("Output")).toHaveValue("local");

@@ -61,8 +61,9 @@ export function openOutput(plan: TargetPlan): Output {
     throw new FerryError({ code: "output.exists", message: `would overwrite ${clashes.join(", ")}`, file: clashes[0]!, hint: "choose another name (-on) or folder (-os), remove the old files, or pass --overwrite" });
   }
   let staging: string | null = mkdtempSync(join(dir, `.ferry-${plan.name}-`));
-  const stagedDisks = plan.disks.map((d) => join(staging!, d.targetName));
-  const stagedMetadata = join(staging, mode.file(plan));
+  // Runtime paths from the admin's configuration: nothing for the bundler to trace.
+  const stagedDisks = plan.disks.map((d) => join(/*turbopackIgnore: true*/ staging!, d.targetName));
+  const stagedMetadata = join(/*turbopackIgnore: true*/ staging, mode.file(plan));
   return {
     stagedDisks,
     finalDisks,

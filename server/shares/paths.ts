@@ -32,7 +32,7 @@ export function resolveInShare(share: Share, relPath: string): SharePath {
   const parts = relPath.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) throw refuse("share.path.parent", relPath, "climbs out with ..");
   const root = shareRoot(share);
-  const target = join(root, ...parts);
+  const target = join(/*turbopackIgnore: true*/ root, ...parts);
   let real: string;
   try {
     real = realpathSync(target);

@@ -48,6 +48,8 @@ export const Job = z.object({
   /** Where the run writes, once it started (for cleanup after a crash). */
   outputDir: z.string().nullable(),
   planName: z.string().nullable(),
+  /** The files the run will end with, removed if it is interrupted. */
+  plannedOutputs: z.array(z.string()),
 });
 export type Job = z.infer<typeof Job>;
 

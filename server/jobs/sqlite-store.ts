@@ -22,6 +22,7 @@ interface Row {
   retry_of: string | null;
   output_dir: string | null;
   plan_name: string | null;
+  planned_outputs: string | null;
   worker_pid: number | null;
 }
 
@@ -41,6 +42,7 @@ function toJob(r: Row): Job {
     retryOf: r.retry_of,
     outputDir: r.output_dir,
     planName: r.plan_name,
+    plannedOutputs: r.planned_outputs ? JSON.parse(r.planned_outputs) : [],
   });
 }
 
@@ -59,13 +61,16 @@ export class SqliteJobStore implements JobStore {
         id TEXT PRIMARY KEY, share TEXT NOT NULL, rel_path TEXT NOT NULL, state TEXT NOT NULL,
         options TEXT NOT NULL, copy_only INTEGER NOT NULL, created_at INTEGER NOT NULL,
         started_at INTEGER, finished_at INTEGER, error TEXT, outputs TEXT, retry_of TEXT,
-        output_dir TEXT, plan_name TEXT, worker_pid INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0
+        output_dir TEXT, plan_name TEXT, planned_outputs TEXT, worker_pid INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0
       );
       CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_at);
       CREATE TABLE IF NOT EXISTS events (
         job_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (job_id, seq)
       ) WITHOUT ROWID;
     `);
+    // Stores made by earlier versions lack newer columns.
+    const columns = new Set((this.db.prepare("PRAGMA table_info(jobs)").all() as { name: string }[]).map((c) => c.name));
+    if (!columns.has("planned_outputs")) this.db.exec("ALTER TABLE jobs ADD COLUMN planned_outputs TEXT");
   }
 
   create(input: { share: string; relPath: string; options: JobOptionsInput; copyOnly: boolean; retryOf?: string | null }): Job {
@@ -122,6 +127,10 @@ export class SqliteJobStore implements JobStore {
 
   markRunning(id: string, where: { outputDir: string; planName: string }): void {
     this.db.prepare("UPDATE jobs SET output_dir = ?, plan_name = ? WHERE id = ?").run(where.outputDir, where.planName, id);
+  }
+
+  setPlannedOutputs(id: string, paths: string[]): void {
+    this.db.prepare("UPDATE jobs SET planned_outputs = ? WHERE id = ?").run(JSON.stringify(paths), id);
   }
 
   finish(id: string, state: "succeeded" | "failed" | "cancelled" | "interrupted", result: { error?: FerryErrorData | null; outputs?: ResultFile[] }): void {

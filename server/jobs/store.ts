@@ -15,6 +15,8 @@ export interface JobStore {
   /** Atomically take the oldest queued job whose share is under its limit. */
   claimNext(limits: { global: number; perShare: number }, workerPid: number): Job | null;
   markRunning(id: string, where: { outputDir: string; planName: string }): void;
+  /** Once the output is set up (no clash): the files the run will end with. */
+  setPlannedOutputs(id: string, paths: string[]): void;
   finish(id: string, state: Extract<JobState, "succeeded" | "failed" | "cancelled" | "interrupted">, result: { error?: FerryErrorData | null; outputs?: ResultFile[] }): void;
   /** Cancel: a queued job ends at once; a running one is flagged for its worker. */
   requestCancel(id: string): Job | null;

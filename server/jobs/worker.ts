@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:f
 import { join } from "node:path";
 import { FerryError, type FerryErrorData } from "../errors";
 import { inspectGuest } from "../input/inspect-guest";
+import { plannedOutputs } from "../output";
 import { runPipeline, type PipelineEvent } from "../pipeline";
 import { planTarget } from "../plan";
 import { findOutput, findShare, resolveInShare, type FerryConfig } from "../shares";
@@ -103,6 +104,8 @@ export class Worker {
         if (name.startsWith(`.ferry-${job.planName}-`)) rmSync(join(job.outputDir, name), { recursive: true, force: true });
       }
     }
+    // Killed while renaming into place: some final files may exist without the rest.
+    for (const p of job.plannedOutputs) rmSync(p, { force: true });
   }
 
   private emit(id: string, event: PipelineEvent): void {
@@ -144,7 +147,15 @@ export class Worker {
       this.o.store.markRunning(job.id, { outputDir: target.path, planName: plan.name });
       mkdirSync(overlays, { recursive: true });
       pipelineStarted = true;
-      const files = await runPipeline(plan, { emit, signal: ac.signal, overlayDir: overlays });
+      const files = await runPipeline(plan, {
+        emit: (e) => {
+          // From here on the final names are this job's (the clash check passed): a crash must remove them.
+          if (e.type === "stage" && e.state === "finished" && e.name.startsWith("Setting up the destination")) this.o.store.setPlannedOutputs(job.id, plannedOutputs(plan));
+          emit(e);
+        },
+        signal: ac.signal,
+        overlayDir: overlays,
+      });
       this.o.store.finish(job.id, "succeeded", { outputs: files });
     } catch (e) {
       const err: FerryErrorData =

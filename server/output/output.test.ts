@@ -21,7 +21,7 @@ const plan = (over: Partial<TargetPlan> = {}): TargetPlan =>
     machine: "q35",
     uuid: "50115e16-9bdc-49d7-f171-53c4d7f91710",
     osinfo: "debian12",
-    disks: [{ sourceId: "scsi0:0", sourcePath: "/nas/web01/web01.vmdk", capacityBytes: 1 << 30, allocatedBytes: 0, dev: "sda", bus: "sata", targetName: "web01-sda" }],
+    disks: [{ sourceId: "scsi0:0", sourcePath: "/nas/web01/web01.vmdk", capacityBytes: 1 << 30, allocatedBytes: 0, dev: "sda", bus: "sata", targetName: "web01-sda", sourceFiles: ["/nas/web01/web01.vmdk"] }],
     cdroms: [{ sourceId: "ide1:0", dev: "sdb", bus: "sata" }],
     nics: [
       { sourceId: "ethernet0", mac: "00:50:56:00:00:01", model: "e1000e", network: { type: "network", name: "R&D <lab> 'west'" } },

@@ -48,6 +48,11 @@ function fsyncPath(path: string): void {
   }
 }
 
+/** The files a plan ends with (disks, then metadata), for cleanup after a crash. */
+export function plannedOutputs(plan: TargetPlan): string[] {
+  return [...plan.disks.map((d) => join(plan.output.dir, d.targetName)), join(plan.output.dir, MODES[plan.output.mode].file(plan))];
+}
+
 export function openOutput(plan: TargetPlan): Output {
   const mode = MODES[plan.output.mode];
   const dir = plan.output.dir;

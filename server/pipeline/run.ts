@@ -33,8 +33,42 @@ export function targetMargin(required: number): number {
   return Math.max(64 * 1024 ** 2, Math.ceil(required * 0.05));
 }
 
+/** What a source file looked like when the run opened it. */
+interface FileState {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+function fileState(path: string): FileState | null {
+  try {
+    const s = statSync(path);
+    return { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * qemu-img reads a truncated or rewritten source without complaint (past the
+ * end it reads zeros), so every source file is compared with its state at
+ * the start, after each copy and before anything is committed.
+ */
+function checkSourcesUnchanged(ctx: Context): void {
+  for (const [path, before] of ctx.sources) {
+    const now = fileState(path);
+    if (!now) {
+      throw new FerryError({ code: "source.vanished", message: "a source file disappeared or became unreadable during the copy", file: path, hint: "check the NAS share; then retry. The partial copy was removed." });
+    }
+    if (now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ino !== before.ino) {
+      throw new FerryError({ code: "source.changed", message: `a source file changed during the copy (size ${before.size} → ${now.size} bytes); the copy cannot be trusted`, file: path, hint: "make sure the guest is shut down on VMware and nothing writes to its folder; then retry" });
+    }
+  }
+}
+
 interface Context {
   plan: TargetPlan;
+  sources: Map<string, FileState>;
   overlayRoot: string | null;
   overlays: string[];
   output: Output | null;
@@ -60,7 +94,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
   const onAbort = () => inner.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const signal = inner.signal;
-  const ctx: Context = { plan, overlayRoot: null, overlays: [], output: null };
+  const ctx: Context = { plan, sources: new Map(), overlayRoot: null, overlays: [], output: null };
   const n = plan.disks.length;
 
   const fixed: StageDef[] = [
@@ -71,7 +105,13 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
         if (blocking.length) {
           throw new FerryError({ code: "pipeline.blocked", message: `the guest cannot be converted: ${blocking.map((c) => c.message).join("; ")}`, file: plan.vmxPath, hint: "resolve the critical concerns shown by 'ferry inspect' first" });
         }
-        for (const d of plan.disks) statSync(d.sourcePath);
+        for (const d of plan.disks) {
+          for (const f of [d.sourcePath, ...d.sourceFiles]) {
+            const st = fileState(f);
+            if (!st) throw new FerryError({ code: "source.vanished", message: "a source file is gone since the guest was inspected", file: f, hint: "inspect the guest again" });
+            ctx.sources.set(f, st);
+          }
+        }
         log(`${plan.vmxPath}: ${n} disk${n === 1 ? "" : "s"}, ${formatBytes(plan.disks.reduce((s, d) => s + d.capacityBytes, 0))} in all`);
       },
     },
@@ -166,6 +206,16 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
       await runStage(`Copying disk ${i + 1}/${n}`, copyBase + i + 1, async () => {
         const tracker = new ProgressTracker(d.capacityBytes, (p) => emit({ type: "progress", t: t(), disk: i + 1, disks: n, bytesDone: p.bytesDone, bytesTotal: d.capacityBytes, rate: p.rate }));
         tracker.start();
+        // Watch the source while copying: stop at once if it vanishes or changes.
+        let sourceError: FerryError | null = null;
+        const watch = setInterval(() => {
+          try {
+            checkSourcesUnchanged(ctx);
+          } catch (e) {
+            sourceError = e as FerryError;
+            inner.abort();
+          }
+        }, 1000);
         try {
           await convert({
             source: ctx.overlays[i]!,
@@ -178,8 +228,12 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
             rateLimit: plan.rateLimit,
             onProgress: (pct) => tracker.update(pct),
           });
+          checkSourcesUnchanged(ctx);
           tracker.update(100);
+        } catch (e) {
+          throw sourceError ?? e;
         } finally {
+          clearInterval(watch);
           tracker.stop();
         }
       });
@@ -197,6 +251,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
     for (const s of tail) await runStage(s.name, ++index, () => s.run(ctx));
     let files: ResultFile[] = [];
     await runStage("Finishing off", ++index, () => {
+      checkSourcesUnchanged(ctx);
       files = ctx.output!.commit();
     });
     emit({ type: "result", t: t(), files });

@@ -98,6 +98,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
       dev,
       bus,
       targetName: `${name}-${dev}`,
+      sourceFiles: r.facts!.files.map((f) => f.path),
     };
   });
   const cdroms = vm.cdroms.map((c, i) => {

@@ -36,6 +36,8 @@ export const PlannedDisk = z.object({
   bus: z.enum(["virtio", "sata", "scsi"]),
   /** The file name in the output folder: `NAME-sda`. */
   targetName: z.string(),
+  /** Every file the disk's chain reads (descriptors and extents), watched for changes during the copy. */
+  sourceFiles: z.array(z.string()),
 });
 export type PlannedDisk = z.infer<typeof PlannedDisk>;
 

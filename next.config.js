@@ -5,6 +5,19 @@ const nextConfig = {
   // Native and CLI-side packages stay out of the server bundle.
   serverExternalPackages: ["better-sqlite3"],
   typescript: { tsconfigPath: "tsconfig.json" },
+  async headers() {
+    return [
+      {
+        source: "/:path*",
+        headers: [
+          { key: "X-Content-Type-Options", value: "nosniff" },
+          { key: "Referrer-Policy", value: "no-referrer" },
+          { key: "X-Frame-Options", value: "DENY" },
+          { key: "Permissions-Policy", value: "camera=(), microphone=(), geolocation=()" },
+        ],
+      },
+    ];
+  },
 };
 
 export default nextConfig;

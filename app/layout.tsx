@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { headers } from "next/headers";
 import Link from "next/link";
 import type { ReactNode } from "react";
 import { TrpcProvider } from "@/components/TrpcProvider";
@@ -9,7 +10,9 @@ export const metadata: Metadata = {
   description: "Move VMware guests to KVM straight from the NAS where their files live.",
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  // Rendered per request, so each page carries the nonce of its CSP (see proxy.ts).
+  await headers();
   return (
     <html lang="en">
       <body className="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">

@@ -35,7 +35,7 @@ export default defineConfig({
   webServer: {
     // A data folder of its own: the demo share, a bigger guest, no jobs.
     command: `npx tsx scripts/e2e-share.ts && npx next start -p ${port} -H 127.0.0.1`,
-    env: { FERRY_DATA_DIR: "test-results/e2e-data", FERRY_CONCURRENCY: "2" },
+    env: { FERRY_DATA_DIR: "test-results/e2e-data", FERRY_CONCURRENCY: "2", FERRY_ADMIN_PASSWORD: "e2e admin password" },
     url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: false,
     timeout: 180_000,

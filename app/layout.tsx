@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { headers } from "next/headers";
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { SignOut } from "@/components/SignOut";
 import { TrpcProvider } from "@/components/TrpcProvider";
 import "./globals.css";
 
@@ -16,18 +17,20 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
   return (
     <html lang="en">
       <body className="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
-        <header className="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-          <div className="mx-auto flex max-w-6xl items-center gap-3 px-4 py-3">
-            <Link href="/import" className="text-lg font-semibold tracking-tight">Ferry</Link>
+        <TrpcProvider>
+          <header className="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <div className="mx-auto flex max-w-6xl items-center gap-3 px-4 py-3">
+              <Link href="/import" className="text-lg font-semibold tracking-tight">Ferry</Link>
             <span className="hidden text-sm text-slate-500 sm:inline dark:text-slate-400">VMware guests to KVM, straight from the NAS</span>
             <nav aria-label="Main" className="ml-auto flex gap-4 text-sm">
               <Link href="/import" className="hover:underline">Import</Link>
               <Link href="/jobs" className="hover:underline">Jobs</Link>
               <Link href="/inspect" className="hover:underline">Read a VMX</Link>
+              <Link href="/audit" className="hover:underline">Audit</Link>
+              <SignOut />
             </nav>
           </div>
         </header>
-        <TrpcProvider>
           <main className="mx-auto max-w-6xl px-4 py-6">{children}</main>
         </TrpcProvider>
       </body>

@@ -1,6 +1,26 @@
 import { expect, test } from "@playwright/test";
+import { E2E_PASSWORD, signIn } from "./auth";
+
+test("signed out, the wizard sends you to sign in, and back", async ({ page }) => {
+  await page.goto("/jobs");
+  await expect(page).toHaveURL(/\/login\?next=%2Fjobs$/);
+  await page.getByLabel("Password").fill("wrong");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "wrong user name or password" })).toBeVisible();
+  await page.getByLabel("Password").fill(E2E_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/jobs$/);
+  await expect(page.getByRole("heading", { name: "Jobs" })).toBeVisible();
+  const cookie = (await page.context().cookies()).find((c) => c.name === "ferry_session")!;
+  expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto("/audit");
+  await expect(page).toHaveURL(/\/login/);
+});
 
 test("pages carry a nonce-based CSP and hardening headers, and still work", async ({ page }) => {
+  await signIn(page);
   const errors: string[] = [];
   page.on("console", (m) => {
     if (m.type() === "error" && /Content Security Policy/i.test(m.text())) errors.push(m.text());
@@ -28,6 +48,8 @@ test("the API refuses a cross-site form post and a text/plain post", async ({ re
   expect(plain.status()).toBe(403);
   const sse = await request.get(`${baseURL}/api/trpc/shares.list`, { headers: { origin: "https://evil.example" } });
   expect(sse.status()).toBe(403);
-  const ok = await request.get(`${baseURL}/api/trpc/shares.list`);
-  expect(ok.status()).toBe(200);
+  const anonymous = await request.get(`${baseURL}/api/trpc/shares.list`);
+  expect(anonymous.status()).toBe(401);
+  const sneaky = await request.get(`${baseURL}/api/trpc/shares.list`, { headers: { "x-middleware-subrequest": "proxy:proxy:proxy:proxy:proxy" } });
+  expect(sneaky.status()).toBe(401);
 });

@@ -1,4 +1,7 @@
 import { expect, test } from "@playwright/test";
+import { signIn } from "./auth";
+
+test.beforeEach(async ({ page }) => signIn(page));
 
 test("reads the sample VMX through tRPC and shows where a value came from", async ({ page }, info) => {
   await page.goto("/inspect");

@@ -1,4 +1,7 @@
 import { expect, test, type Page } from "@playwright/test";
+import { signIn } from "./auth";
+
+test.beforeEach(async ({ page }) => signIn(page));
 
 /** The whole import on the demo share, in Chromium, with a screenshot of each step. */
 

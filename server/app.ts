@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { AuthStore, generatePassword } from "./auth";
 import { SqliteJobStore, Worker, type JobStore } from "./jobs";
 import { loadConfig, type FerryConfig } from "./shares";
 
@@ -11,6 +12,22 @@ export interface Ferry {
   config: FerryConfig;
   store: JobStore;
   worker: Worker;
+  auth: AuthStore;
+}
+
+/**
+ * The admin account: its password comes from FERRY_ADMIN_PASSWORD, or is
+ * made on first start and printed once in the server log.
+ */
+function bootstrapAdmin(auth: AuthStore): void {
+  const fromEnv = process.env.FERRY_ADMIN_PASSWORD;
+  if (fromEnv) {
+    auth.setPassword("admin", fromEnv);
+  } else if (!auth.hasUser("admin")) {
+    const password = generatePassword();
+    auth.setPassword("admin", password);
+    jsonLog({ msg: `first start: sign in as "admin" with the password ${password} (shown once; set FERRY_ADMIN_PASSWORD to choose it)` });
+  }
 }
 
 const KEY = Symbol.for("ferry.app");
@@ -27,7 +44,9 @@ export function ferry(): Ferry {
     const config = loadConfig();
     const store = new SqliteJobStore(join(config.dataDir, "ferry.db"));
     const worker = new Worker({ store, config, log: jsonLog });
-    f = { config, store, worker };
+    const auth = new AuthStore(join(config.dataDir, "ferry.db"));
+    bootstrapAdmin(auth);
+    f = { config, store, worker, auth };
     g[KEY] = f;
   }
   return f;

@@ -1,4 +1,5 @@
 import { router } from "./trpc";
+import { authRouter } from "./routers/auth";
 import { jobsRouter } from "./routers/jobs";
 import { sharesRouter } from "./routers/shares";
 import { systemRouter } from "./routers/system";
@@ -6,6 +7,7 @@ import { vmRouter } from "./routers/vm";
 import { vmxRouter } from "./routers/vmx";
 
 export const appRouter = router({
+  auth: authRouter,
   vmx: vmxRouter,
   shares: sharesRouter,
   vm: vmRouter,

@@ -27,16 +27,40 @@ beforeAll(async () => {
   writeFileSync(join(root, "ferry.json"), JSON.stringify({ shares: [{ name: "nas", path: share }], outputs: [{ name: "kvm", path: join(root, "out") }], concurrency: 2, perShareLimit: 2 }));
   process.env.FERRY_DATA_DIR = join(root, "data");
   process.env.FERRY_CONFIG = join(root, "ferry.json");
+  process.env.FERRY_ADMIN_PASSWORD = PASSWORD;
   const { createHTTPServer } = await import("@trpc/server/adapters/standalone");
   const { appRouter } = await import("../../server/api/root");
   const { createContext } = await import("../../server/api/trpc");
   server = createHTTPServer({ router: appRouter, createContext });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  client = createTRPCClient<AppRouter>({
-    links: [splitLink({ condition: (op) => op.type === "subscription", true: httpSubscriptionLink({ url, EventSource }), false: httpBatchLink({ url }) })],
-  });
+  client = makeClient(jar);
+  await client.auth.login.mutate({ user: "admin", password: PASSWORD });
+  expect(jar.cookie).toMatch(/^ferry_session=/);
 }, 120_000);
+
+const PASSWORD = "correct horse battery staple";
+const jar = { cookie: "" };
+
+/** A client with its own cookie jar: what a browser tab is. */
+function makeClient(j: { cookie: string }, extraHeaders: Record<string, string> = {}) {
+  const withCookie = (init?: RequestInit): RequestInit => ({ ...init, headers: { ...(init?.headers as Record<string, string>), ...extraHeaders, ...(j.cookie ? { cookie: j.cookie } : {}) } });
+  const cookieFetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const res = await fetch(input, withCookie(init));
+    const set = res.headers.get("set-cookie");
+    if (set) j.cookie = set.split(";")[0]!.endsWith("=") ? "" : set.split(";")[0]!;
+    return res;
+  };
+  return createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        true: httpSubscriptionLink({ url, EventSource, eventSourceOptions: () => ({ fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, withCookie(init)) }) as never }),
+        false: httpBatchLink({ url, fetch: cookieFetch as typeof fetch }),
+      }),
+    ],
+  });
+}
 
 afterAll(async () => {
   const { ferry } = await import("../../server/app");
@@ -134,6 +158,68 @@ describe("API", () => {
     expect(retry).toMatchObject({ retryOf: id, state: "queued" });
     await events(retry.id, null);
     expect((await client.jobs.get.query({ id: retry.id })).state).toBe("succeeded");
+  });
+
+  it("refuses every call and every stream without a session, whatever a proxy header says", async () => {
+    const anon = makeClient({ cookie: "" }, { "x-middleware-subrequest": "middleware:middleware:middleware:middleware:middleware" });
+    const e = await anon.shares.list.query().catch((x) => x);
+    expect(e.data?.code).toBe("UNAUTHORIZED");
+    const sub = await new Promise((resolve) => {
+      const s = anon.shares.scan.subscribe({ share: "nas", relPath: "" }, { onData: () => resolve("data"), onError: (err) => { s.unsubscribe(); resolve(err.data?.code); } });
+    });
+    expect(sub).toBe("UNAUTHORIZED");
+    expect(await anon.auth.me.query()).toBeNull();
+  });
+
+  it("signs out everywhere: logout ends every session of the user", async () => {
+    const a = { cookie: "" };
+    const b = { cookie: "" };
+    const tabA = makeClient(a);
+    const tabB = makeClient(b);
+    await tabA.auth.login.mutate({ user: "admin", password: PASSWORD });
+    await tabB.auth.login.mutate({ user: "admin", password: PASSWORD });
+    expect(await tabB.auth.me.query()).toEqual({ user: "admin" });
+    expect((await tabA.auth.logout.mutate()).ended).toBeGreaterThanOrEqual(3);
+    expect((await tabB.shares.list.query().catch((x) => x)).data.code).toBe("UNAUTHORIZED");
+    expect((await client.shares.list.query().catch((x) => x)).data.code).toBe("UNAUTHORIZED");
+    await client.auth.login.mutate({ user: "admin", password: PASSWORD });
+    expect(await client.auth.me.query()).toEqual({ user: "admin" });
+  });
+
+  it("limits sign-in attempts to 5 failures a minute per address and user", async () => {
+    const tab = { cookie: "" };
+    const other = makeClient(tab);
+    for (let i = 0; i < 5; i++) {
+      const e = await other.auth.login.mutate({ user: "admin", password: `guess ${i}` }).catch((x) => x);
+      expect(e.data.code).toBe("UNAUTHORIZED");
+    }
+    const sixth = await other.auth.login.mutate({ user: "admin", password: PASSWORD }).catch((x) => x);
+    expect(sixth.data.code).toBe("TOO_MANY_REQUESTS");
+    // Another user name from the same address is counted apart.
+    const else_ = await other.auth.login.mutate({ user: "nobody", password: "x" }).catch((x) => x);
+    expect(else_.data.code).toBe("UNAUTHORIZED");
+    const log = await client.auth.audit.query();
+    expect(log.filter((l) => l.action === "auth.login.failed").length).toBeGreaterThanOrEqual(5);
+    expect(log.some((l) => l.action === "auth.login.throttled")).toBe(true);
+    expect(log.some((l) => l.action === "jobs.create" && (l.detail as { relPath?: string }).relPath === "prod/api02/api02.vmx")).toBe(true);
+  });
+
+  it("allows at most 5 live streams per session", async () => {
+    const { jobs } = await client.jobs.create.mutate({ guests: [{ share: "nas", relPath: "prod/api01/api01.vmx" }], options: { output: "local", format: "raw", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true, rateLimitMiBps: 1 } });
+    const id = jobs[0]!.id;
+    const subs: { unsubscribe(): void }[] = [];
+    const opened = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        new Promise<string>((resolve) => {
+          const s = client.jobs.events.subscribe({ id, lastEventId: null }, { onData: () => resolve("ok"), onError: (err) => resolve(err.data?.code ?? "error") });
+          subs.push(s);
+        }),
+      ),
+    );
+    expect(opened.filter((o) => o === "ok")).toHaveLength(5);
+    expect(opened.filter((o) => o === "TOO_MANY_REQUESTS")).toHaveLength(1);
+    for (const s of subs) s.unsubscribe();
+    await client.jobs.cancel.mutate({ id });
   });
 
   it("reports system health", async () => {

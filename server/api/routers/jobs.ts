@@ -3,7 +3,7 @@ import { z } from "zod";
 import { Job, JobOptions, JobState, jobBus } from "../../jobs";
 import { PipelineEvent } from "../../pipeline/events";
 import { findOutput, findShare, resolveInShare } from "../../shares";
-import { publicProcedure, router } from "../trpc";
+import { authedProcedure, openStream, router } from "../trpc";
 
 const Id = z.string().uuid();
 const COPY_ONLY_NOTE = "Jobs run in copy-only mode until guest conversion is available: disks and metadata are copied, the guest is not changed.";
@@ -16,7 +16,7 @@ function mustGet(store: { get(id: string): Job | null }, id: string): Job {
 
 export const jobsRouter = router({
   /** Queue one job per guest, all with the same options. */
-  create: publicProcedure
+  create: authedProcedure
     .input(z.object({ guests: z.array(z.object({ share: z.string().min(1).max(64), relPath: z.string().min(1).max(4096) })).min(1).max(200), options: JobOptions }))
     .output(z.object({ jobs: z.array(Job), copyOnly: z.literal(true), note: z.string() }))
     .mutation(({ ctx, input }) => {
@@ -32,31 +32,33 @@ export const jobsRouter = router({
         return { share: g.share, relPath: p.rel };
       });
       const jobs = guests.map((g) => store.create({ ...g, options: input.options, copyOnly: true }));
+      for (const j of jobs) ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "jobs.create", detail: { job: j.id, share: j.share, relPath: j.relPath, options: j.options } });
       worker.kick();
       return { jobs, copyOnly: true as const, note: COPY_ONLY_NOTE };
     }),
 
-  list: publicProcedure
+  list: authedProcedure
     .input(z.object({ states: z.array(JobState).optional(), share: z.string().max(64).optional(), limit: z.number().int().min(1).max(1000).optional() }).default({}))
     .output(z.array(Job))
     .query(({ ctx, input }) => ctx.ferry.store.list(input)),
 
-  get: publicProcedure
+  get: authedProcedure
     .input(z.object({ id: Id }))
     .output(Job)
     .query(({ ctx, input }) => mustGet(ctx.ferry.store, input.id)),
 
-  cancel: publicProcedure
+  cancel: authedProcedure
     .input(z.object({ id: Id }))
     .output(Job)
     .mutation(({ ctx, input }) => {
       const job = mustGet(ctx.ferry.store, input.id);
       if (job.state !== "queued" && job.state !== "running") throw new TRPCError({ code: "BAD_REQUEST", message: `the job has already ${job.state === "succeeded" ? "succeeded" : `ended (${job.state})`}` });
+      ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "jobs.cancel", detail: { job: job.id, share: job.share, relPath: job.relPath, state: job.state } });
       return ctx.ferry.worker.cancel(input.id) ?? job;
     }),
 
   /** A new job with the same guest and options as a failed, cancelled or interrupted one. */
-  retry: publicProcedure
+  retry: authedProcedure
     .input(z.object({ id: Id }))
     .output(Job)
     .mutation(({ ctx, input }) => {
@@ -66,6 +68,7 @@ export const jobsRouter = router({
       const active = store.activeFor(job.share, job.relPath);
       if (active) throw new TRPCError({ code: "CONFLICT", message: `the guest is already being converted (job ${active.id})` });
       const next = store.create({ share: job.share, relPath: job.relPath, options: job.options, copyOnly: job.copyOnly, retryOf: job.id });
+      ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "jobs.retry", detail: { job: next.id, retryOf: job.id, options: job.options } });
       worker.kick();
       return next;
     }),
@@ -75,11 +78,12 @@ export const jobsRouter = router({
    * reconnecting client sends the last id it saw and gets what followed,
    * without gaps or duplicates. Ends after the job's last event.
    */
-  events: publicProcedure
+  events: authedProcedure
     .input(z.object({ id: Id, lastEventId: z.string().regex(/^\d{1,12}$/).nullish() }))
     .subscription(async function* ({ ctx, input, signal }) {
-      const { store } = ctx.ferry;
+      const { store, auth } = ctx.ferry;
       mustGet(store, input.id);
+      const release = openStream(ctx.session);
       let last = input.lastEventId ? Number(input.lastEventId) : 0;
       const bus = jobBus();
       let wake: (() => void) | null = null;
@@ -92,6 +96,8 @@ export const jobsRouter = router({
       bus.on("event", onEvent);
       try {
         while (!signal?.aborted) {
+          // A session ended meanwhile (sign-out everywhere) ends its streams too.
+          if (!auth.sessionById(ctx.session.id)) return;
           // Subscribed before reading, so nothing slips between the read and the wait.
           const batch = store.events(input.id, last, 1000);
           for (const e of batch) {
@@ -123,6 +129,7 @@ export const jobsRouter = router({
         }
       } finally {
         bus.off("event", onEvent);
+        release();
       }
     }),
 });

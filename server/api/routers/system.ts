@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync, statfsSync } from "node:fs";
 import { z } from "zod";
 import { qemuImgSelfCheck } from "../../qemu";
-import { publicProcedure, router } from "../trpc";
+import { authedProcedure, router } from "../trpc";
 
 function free(path: string): number | null {
   try {
@@ -22,7 +22,7 @@ function guestfishVersion(): string | null {
 }
 
 export const systemRouter = router({
-  health: publicProcedure
+  health: authedProcedure
     .output(
       z.object({
         qemuImg: z.object({ ok: z.boolean(), version: z.string().nullable(), formats: z.array(z.string()), error: z.string().nullable() }),

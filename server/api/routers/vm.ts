@@ -8,7 +8,7 @@ import { statfsSync } from "node:fs";
 import { join } from "node:path";
 import { readVmxBytes } from "../../input/vmx-file";
 import { jsonMetadata, libvirtXml, qemuScript } from "../../output";
-import { publicProcedure, router } from "../trpc";
+import { authedProcedure, router } from "../trpc";
 
 function decodeLines(bytes: Uint8Array, charset: string): string[] {
   let text: string;
@@ -22,7 +22,7 @@ function decodeLines(bytes: Uint8Array, charset: string): string[] {
 
 export const vmRouter = router({
   /** The guest as found (SourceVm, disk facts, concerns) and the KVM guest Ferry proposes, each change with its reason. */
-  preview: publicProcedure
+  preview: authedProcedure
     .input(z.object({ share: z.string().min(1).max(64), relPath: z.string().min(1).max(4096), options: JobOptions.partial().optional() }))
     .output(
       z.object({

@@ -181,6 +181,13 @@ describe("API", () => {
     expect(await tabB.auth.me.query()).toEqual({ user: "admin" });
     expect((await tabA.auth.logout.mutate()).ended).toBeGreaterThanOrEqual(3);
     expect((await tabB.shares.list.query().catch((x) => x)).data.code).toBe("UNAUTHORIZED");
+    // The other tab's live view is refused too, as is a made-up session.
+    const streamB = await new Promise((resolve) => {
+      const sub = tabB.shares.scan.subscribe({ share: "nas", relPath: "" }, { onData: () => resolve("data"), onError: (err) => { sub.unsubscribe(); resolve(err.data?.code); } });
+    });
+    expect(streamB).toBe("UNAUTHORIZED");
+    const forged = makeClient({ cookie: "ferry_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+    expect((await forged.jobs.list.query().catch((x) => x)).data.code).toBe("UNAUTHORIZED");
     expect((await client.shares.list.query().catch((x) => x)).data.code).toBe("UNAUTHORIZED");
     await client.auth.login.mutate({ user: "admin", password: PASSWORD });
     expect(await client.auth.me.query()).toEqual({ user: "admin" });

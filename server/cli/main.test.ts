@@ -200,7 +200,7 @@ describe("ferry -i vmx ... -o", () => {
     expect(r.out).toMatch(/^\[ {3}0\.\d\] Opening the source\n/);
     expect(r.out).toMatch(/\[ +\d+\.\d\] Copying disk 1\/1\n/);
     expect(r.out).toContain(`${join(out, "clig-sda")}`);
-    expect(r.err).toContain("ferry: warning: --copy-only");
+    expect(r.err).toContain("ferry: warning: copy-only: the guest is neither inspected nor converted");
     const m = await cli("-i", "vmx", g, "-o", "json", "-os", out, "--copy-only", "--machine-readable", "-on", "clig2");
     expect(m.status).toBe(0);
     const events = m.out.trim().split("\n").map((l) => PipelineEvent.parse(JSON.parse(l)));

@@ -135,7 +135,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
       name: "Inspecting the overlay",
       run: () => {
         if (plan.copyOnly) {
-          warn("pipeline.copy-only", "--copy-only: the guest is neither inspected nor converted; it may not boot on KVM");
+          warn("pipeline.copy-only", "copy-only: the guest is neither inspected nor converted; it may not boot on KVM");
           return "skipped";
         }
         log("guest inspection arrives with guest conversion; the guest is copied as it is");

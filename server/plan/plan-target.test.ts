@@ -44,7 +44,7 @@ describe("planTarget", () => {
     ]);
     const subjects = p.changes.map((c) => c.subject);
     expect(subjects).toEqual(expect.arrayContaining(["name", "scsi0:0 bus", "sata0:0 bus", "ide1:0 CD-ROM", "ethernet0 model", "ethernet0 network", "machine"]));
-    expect(p.changes.find((c) => c.subject === "scsi0:0 bus")).toMatchObject({ from: "scsi (pvscsi)", to: "sata as sda", reason: expect.stringContaining("--copy-only") });
+    expect(p.changes.find((c) => c.subject === "scsi0:0 bus")).toMatchObject({ from: "scsi (pvscsi)", to: "sata as sda", reason: expect.stringContaining("copy-only: the guest is not converted") });
     for (const c of p.changes) expect(c.reason.length).toBeGreaterThan(10);
   });
 

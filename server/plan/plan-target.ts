@@ -77,7 +77,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
   // devices every Linux and Windows since 2012 can boot from.
   const bus = "sata" as const;
   const why = o.copyOnly
-    ? "--copy-only: the guest is not converted, so it keeps its own drivers; SATA (AHCI) needs none from virtio"
+    ? "copy-only: the guest is not converted, so it keeps its own drivers; SATA (AHCI) needs none from virtio"
     : "the guest's drivers were not changed; SATA (AHCI) boots without virtio drivers";
   for (const id of o.excludeDisks) {
     if (!vm.disks.some((d) => d.id === id)) throw new FerryError({ code: "plan.exclude", message: `there is no disk ${id} to leave out`, file: null, hint: `the guest's disks: ${vm.disks.map((d) => d.id).join(", ") || "none"}` });

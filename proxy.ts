@@ -1,10 +1,18 @@
 import { NextResponse, type NextRequest } from "next/server";
 
 /**
- * A Content Security Policy with a fresh nonce per page: Next.js puts the
- * nonce on its own scripts, and no other inline script runs.
+ * Pages: signed-out visitors go to sign-in; every page gets a Content
+ * Security Policy with a fresh nonce: Next.js puts the nonce on its own
+ * scripts, and no other inline script runs.
  */
 export function proxy(request: NextRequest) {
+  // No session cookie: straight to sign-in (the API checks sessions itself; this only spares a detour).
+  if (!request.cookies.has("ferry_session") && request.nextUrl.pathname !== "/login") {
+    const login = request.nextUrl.clone();
+    login.pathname = "/login";
+    login.search = `?next=${encodeURIComponent(request.nextUrl.pathname + request.nextUrl.search)}`;
+    return NextResponse.redirect(login);
+  }
   const nonce = Buffer.from(crypto.randomUUID()).toString("base64");
   const csp = [
     "default-src 'self'",

@@ -27,6 +27,8 @@ function bootstrapAdmin(auth: AuthStore): void {
     const password = generatePassword();
     auth.setPassword("admin", password);
     jsonLog({ msg: `first start: sign in as "admin" with the password ${password} (shown once; set FERRY_ADMIN_PASSWORD to choose it)` });
+    // And for the person who just ran `npm start`, in plain words.
+    process.stderr.write(`\nFerry, first start: sign in as "admin" with the password\n\n    ${password}\n\nIt is shown only this once. Set FERRY_ADMIN_PASSWORD to choose your own.\n\n`);
   }
 }
 

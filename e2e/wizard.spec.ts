@@ -75,6 +75,10 @@ test("imports a guest from the demo share: scan, preview, target, review, run", 
   await expect(outputs).toContainText("web01.xml");
   await expect(page.getByRole("list", { name: "Stages" })).toContainText("Finishing off");
   await page.screenshot({ path: info.outputPath("5-done.png"), fullPage: true });
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download report" }).click()]);
+  const report = JSON.parse(await (await import("node:fs/promises")).readFile((await download.path())!, "utf8"));
+  expect(report.job).toMatchObject({ state: "succeeded", relPath: "production/web01/web01.vmx" });
+  expect(report.events.at(-1).event.type).toBe("result");
 
   await page.setViewportSize({ width: 420, height: 900 });
   await page.screenshot({ path: info.outputPath("6-done-narrow.png"), fullPage: true });

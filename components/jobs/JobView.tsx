@@ -55,6 +55,15 @@ export function JobView({ id }: { id: string }) {
   }, []);
   const cancel = useMutation(trpc.jobs.cancel.mutationOptions({ onSuccess: () => qc.invalidateQueries({ queryKey: trpc.jobs.get.queryKey({ id }) }) }));
   const retry = useMutation(trpc.jobs.retry.mutationOptions({ onSuccess: (j) => router.push(`/jobs/${j.id}`) }));
+  const downloadReport = async () => {
+    const report = await qc.fetchQuery(trpc.jobs.report.queryOptions({ id }));
+    const url = URL.createObjectURL(new Blob([JSON.stringify(report, null, 2)], { type: "application/json" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = `ferry-job-${id}.json`;
+    a.click();
+    URL.revokeObjectURL(url);
+  };
 
   const view = useMemo(() => {
     const stages = new Map<number, { name: string; state: string; seconds?: number; t: number }>();
@@ -93,6 +102,7 @@ export function JobView({ id }: { id: string }) {
           <span aria-label="Job state"><JobStateBadge state={j.state} /></span>
           {(j.state === "queued" || running) && <button type="button" className={btn} disabled={cancel.isPending} onClick={() => cancel.mutate({ id })}>Cancel</button>}
           {["failed", "cancelled", "interrupted"].includes(j.state) && <button type="button" className={btn} disabled={retry.isPending} onClick={() => retry.mutate({ id })}>Retry</button>}
+          <button type="button" className={btn} onClick={() => void downloadReport()}>Download report</button>
         </div>
       </div>
       {j.copyOnly && <Alert tone="info">Copy-only: the disks and metadata are copied; guest conversion is not available yet, so the guest keeps its drivers.</Alert>}

@@ -47,6 +47,15 @@ export const jobsRouter = router({
     .output(Job)
     .query(({ ctx, input }) => mustGet(ctx.ferry.store, input.id)),
 
+  /** Everything about one job in one document: the job, its options and outputs, every event. */
+  report: authedProcedure
+    .input(z.object({ id: Id }))
+    .output(z.object({ generatedAt: z.string(), job: Job, events: z.array(z.object({ seq: z.number(), event: PipelineEvent })) }))
+    .query(({ ctx, input }) => {
+      const job = mustGet(ctx.ferry.store, input.id);
+      return { generatedAt: new Date().toISOString(), job, events: ctx.ferry.store.events(job.id, 0, 100_000) };
+    }),
+
   cancel: authedProcedure
     .input(z.object({ id: Id }))
     .output(Job)

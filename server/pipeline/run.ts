@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, statfsSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FerryError } from "../errors";
+import { freeBytes } from "../host-fs";
 import { openOutput, type Output } from "../output";
 import type { TargetPlan } from "../plan";
 import { convert, createOverlay, measure } from "../qemu";
@@ -77,11 +78,6 @@ interface Context {
 interface StageDef {
   name: string;
   run: (ctx: Context) => Promise<string | void> | string | void;
-}
-
-function freeBytes(path: string): number {
-  const s = statfsSync(path);
-  return s.bavail * s.bsize;
 }
 
 export async function runPipeline(plan: TargetPlan, options: RunOptions): Promise<ResultFile[]> {

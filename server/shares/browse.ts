@@ -1,7 +1,8 @@
 import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { z } from "zod";
 import { FerryError } from "../errors";
+import { isInside } from "../host-fs";
 import type { Share } from "./config";
 import { resolveInShare, shareRoot } from "./paths";
 
@@ -48,8 +49,7 @@ export function browse(share: Share, relPath: string): Listing {
       let st = lstatSync(full);
       if (st.isSymbolicLink()) {
         const real = realpathSync(full);
-        const rel = relative(root, real);
-        if (rel.startsWith("..") || rel.startsWith("/")) {
+        if (!isInside(root, real)) {
           hidden++;
           continue;
         }

@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { isAbsolute, join, relative } from "node:path";
 import { FerryError } from "../errors";
+import { isInside } from "../host-fs";
 import type { Share } from "./config";
 
 /**
@@ -39,7 +40,6 @@ export function resolveInShare(share: Share, relPath: string): SharePath {
   } catch {
     throw new FerryError({ code: "share.path.missing", message: `"${relPath}" does not exist in share "${share.name}"`, file: null, hint: "it may have been moved or deleted; browse again" });
   }
-  const rel = relative(root, real);
-  if (rel.startsWith("..") || isAbsolute(rel)) throw refuse("share.path.outside", relPath, "leads outside the share (a symbolic link)");
-  return { abs: real, rel };
+  if (!isInside(root, real)) throw refuse("share.path.outside", relPath, "leads outside the share (a symbolic link)");
+  return { abs: real, rel: relative(root, real) };
 }

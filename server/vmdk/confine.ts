@@ -1,6 +1,7 @@
 import { realpathSync, statSync, type Stats } from "node:fs";
-import { isAbsolute, join, posix, relative, resolve } from "node:path";
+import { join, posix, resolve } from "node:path";
 import { FerryError } from "../errors";
+import { isInside } from "../host-fs";
 
 /**
  * Where a disk's files may live. A share is untrusted: a descriptor can name
@@ -59,11 +60,6 @@ export interface ConfinedFile {
   stat: Stats;
 }
 
-function inside(root: string, p: string): boolean {
-  const rel = relative(root, p);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
-}
-
 /** Resolve a name from a descriptor (relative to `baseDir`) to a regular file inside the roots. */
 export function resolveConfined(name: string, baseDir: string, c: Confinement, where: Where, what: string): ConfinedFile {
   checkName(name, where, what);
@@ -81,7 +77,7 @@ export function resolveConfined(name: string, baseDir: string, c: Confinement, w
       hint: name.startsWith("/vmfs/") ? "map the datastore to the folder that holds it on the NAS" : "copy the missing file into the guest's folder",
     });
   }
-  if (!c.roots.some((r) => inside(r, real))) {
+  if (!c.roots.some((r) => isInside(r, real))) {
     throw new FerryError({
       code: "vmdk.path.outside",
       message: `${what} "${name}" ${real !== resolve(target) ? "is a symbolic link that leads" : "lies"} outside the guest's folder (${real})`,

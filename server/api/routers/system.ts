@@ -1,17 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, existsSync, statfsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
+import { freeBytesOrNull as free } from "../../host-fs";
 import { z } from "zod";
 import { qemuImgSelfCheck } from "../../qemu";
 import { authedProcedure, router } from "../trpc";
-
-function free(path: string): number | null {
-  try {
-    const s = statfsSync(path);
-    return s.bavail * s.bsize;
-  } catch {
-    return null;
-  }
-}
 
 function guestfishVersion(): string | null {
   try {

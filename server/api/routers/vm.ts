@@ -4,7 +4,7 @@ import { InspectedVm, inspectGuest } from "../../input/inspect-guest";
 import { JobOptions } from "../../jobs";
 import { planTarget, TargetPlan } from "../../plan";
 import { findOutput, findShare, resolveInShare } from "../../shares";
-import { statfsSync } from "node:fs";
+import { freeBytesOrNull } from "../../host-fs";
 import { join } from "node:path";
 import { readVmxBytes } from "../../input/vmx-file";
 import { jsonMetadata, libvirtXml, qemuScript } from "../../output";
@@ -57,13 +57,7 @@ export const vmRouter = router({
       const output = findOutput(ctx.ferry.config, options.target);
       const finalDisks = plan ? plan.disks.map((d) => join(output.path, d.targetName)) : [];
       const metadata = plan ? (plan.output.mode === "local" ? libvirtXml(plan, finalDisks) : plan.output.mode === "qemu" ? qemuScript(plan, finalDisks) : jsonMetadata(plan, finalDisks)) : null;
-      let outputFreeBytes: number | null = null;
-      try {
-        const st = statfsSync(output.path);
-        outputFreeBytes = st.bavail * st.bsize;
-      } catch {
-        outputFreeBytes = null;
-      }
+      const outputFreeBytes = freeBytesOrNull(output.path);
       return {
         vm,
         vmxLines: decodeLines(readVmxBytes(p.abs, { noFollow: true }), vm.encoding),

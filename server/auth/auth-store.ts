@@ -65,10 +65,7 @@ export class AuthStore {
   }
 
   session(token: string | null | undefined): Session | null {
-    if (!token) return null;
-    const row = this.db.prepare("SELECT id, user, expires_at FROM sessions WHERE id = ?").get(tokenId(token)) as { id: string; user: string; expires_at: number } | undefined;
-    if (!row || row.expires_at < Date.now()) return null;
-    return { id: row.id, user: row.user, expiresAt: row.expires_at };
+    return token ? this.sessionById(tokenId(token)) : null;
   }
 
   sessionById(id: string): Session | null {

@@ -93,16 +93,20 @@ interface CommonArgs {
   datastores: Confinement["datastores"];
 }
 
+/** `--datastore /vmfs/volumes/NAME=LOCAL-FOLDER`. */
+function parseDatastore(v: string | undefined, context = ""): Confinement["datastores"][number] {
+  const m = v ? /^(\/[^=]+)=(.+)$/.exec(v) : null;
+  if (!m) throw new UsageError(`${context}--datastore takes /vmfs/volumes/NAME=LOCAL-FOLDER`);
+  return { prefix: m[1]!, path: m[2]! };
+}
+
 function commonArgs(command: string, args: string[]): CommonArgs {
   const out: CommonArgs = { json: false, files: [], datastores: [] };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--json") out.json = true;
     else if (a === "--datastore") {
-      const v = args[++i];
-      const m = v ? /^(\/[^=]+)=(.+)$/.exec(v) : null;
-      if (!m) throw new UsageError(`${command}: --datastore takes /vmfs/volumes/NAME=LOCAL-FOLDER`);
-      out.datastores.push({ prefix: m[1]!, path: m[2]! });
+      out.datastores.push(parseDatastore(args[++i], `${command}: `));
     } else if (a.startsWith("-")) throw new UsageError(`${command}: unknown option ${a}`);
     else out.files.push(a);
   }
@@ -184,12 +188,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
       case "-n": case "--network": networks.push(value()); break;
       case "-b": case "--bridge": bridges.push(value()); break;
       case "--mac": macs.push(value()); break;
-      case "--datastore": {
-        const m = /^(\/[^=]+)=(.+)$/.exec(value());
-        if (!m) throw new UsageError("--datastore takes /vmfs/volumes/NAME=LOCAL-FOLDER");
-        datastores.push({ prefix: m[1]!, path: m[2]! });
-        break;
-      }
+      case "--datastore": datastores.push(parseDatastore(value())); break;
       case "--parallel": {
         const v = value();
         if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 16) throw new UsageError(`--parallel ${v}: expected a number from 1 to 16`);

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { FerryErrorData, FerryError } from "../errors";
 import { confinement, DiskFacts, findLocks, inspectDisk, type Confinement } from "../vmdk";
 import { SourceVm, type Concern } from "../vmx";
+import { bySeverity } from "../vmx/concerns";
 import { readVmxFile } from "./vmx-file";
 
 /**
@@ -27,8 +28,6 @@ export interface InspectGuestOptions {
   datastores?: Confinement["datastores"];
   noFollow?: boolean;
 }
-
-const RANK = { critical: 0, warning: 1, info: 2 } as const;
 
 export function inspectGuest(vmxPath: string, options: InspectGuestOptions = {}): InspectedVm {
   const r = readVmxFile(vmxPath, { noFollow: options.noFollow, datastores: options.datastores });
@@ -63,6 +62,6 @@ export function inspectGuest(vmxPath: string, options: InspectGuestOptions = {})
     const names = [...locks].map((l) => l.split("/").pop()).join(", ");
     concerns.push({ id: "vmx.locked", severity: "warning", message: `VMware lock files (${names}): the guest may be running, and a copy of a running guest is not consistent; shut it down first`, device: null, lines: [] });
   }
-  concerns.sort((a, b) => RANK[a.severity] - RANK[b.severity]);
+  concerns.sort(bySeverity);
   return { ...vm, concerns, diskFacts };
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { FerryErrorData } from "../errors";
 import { PipelineEvent } from "../pipeline/events";
-import { Allocation, OutputMode, TargetFormat } from "../plan/target-plan";
+import { Allocation, OutputMode, TargetFormat, type PlanOptions } from "../plan/target-plan";
 
 /** A job: one guest's conversion with its options, and everything that happened to it. */
 
@@ -28,6 +28,12 @@ export const JobOptions = z.object({
 });
 export type JobOptions = z.infer<typeof JobOptions>;
 export type JobOptionsInput = z.input<typeof JobOptions>;
+
+/** A job's options as planTarget takes them, for the output folder they resolve to. */
+export function planOptionsFor(options: JobOptions, outputDir: string, copyOnly: boolean): PlanOptions {
+  const { rateLimitMiBps, ...rest } = options;
+  return { ...rest, outputDir, copyOnly, rateLimit: rateLimitMiBps ? rateLimitMiBps * 1024 * 1024 : null };
+}
 
 export const Job = z.object({
   id: z.string(),

@@ -7,7 +7,7 @@ import { runPipeline, type PipelineEvent } from "../pipeline";
 import { planTarget } from "../plan";
 import { findOutput, findShare, resolveInShare, type FerryConfig } from "../shares";
 import { jobBus } from "./bus";
-import type { Job } from "./job";
+import { planOptionsFor, type Job } from "./job";
 import type { JobStore } from "./store";
 
 /**
@@ -142,8 +142,7 @@ export class Worker {
       const target = findOutput(this.o.config, job.options.target);
       const vmx = resolveInShare(share, job.relPath);
       const vm = inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true });
-      const { rateLimitMiBps, ...planOptions } = job.options;
-      const plan = planTarget(vm, { ...planOptions, outputDir: target.path, copyOnly: job.copyOnly, rateLimit: rateLimitMiBps ? rateLimitMiBps * 1024 * 1024 : null });
+      const plan = planTarget(vm, planOptionsFor(job.options, target.path, job.copyOnly));
       this.o.store.markRunning(job.id, { outputDir: target.path, planName: plan.name });
       mkdirSync(overlays, { recursive: true });
       pipelineStarted = true;

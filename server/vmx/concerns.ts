@@ -85,7 +85,12 @@ export function vmxConcerns(
   for (const { name } of f.tree.topLevel(/^sharedfolder\d+$/)) {
     if (on(`${name}.present`)) add("vmx.shared-folder", "info", `${name}: VMware shared folders do not exist on KVM`, f.tree.linesUnder(name), name);
   }
-  // Most severe first; within a severity, the order they were found in.
-  const rank = { critical: 0, warning: 1, info: 2 } as const;
-  return out.map((c, i) => ({ c, i })).sort((a, b) => rank[a.c.severity] - rank[b.c.severity] || a.i - b.i).map(({ c }) => c);
+  return out.sort(bySeverity);
+}
+
+const RANK = { critical: 0, warning: 1, info: 2 } as const;
+
+/** Most severe first; sort is stable, so within a severity the order they were found in. */
+export function bySeverity(a: Concern, b: Concern): number {
+  return RANK[a.severity] - RANK[b.severity];
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { FerryErrorData, FerryError } from "../../errors";
 import { InspectedVm, inspectGuest } from "../../input/inspect-guest";
-import { JobOptions } from "../../jobs";
+import { JobOptions, planOptionsFor } from "../../jobs";
 import { planTarget, TargetPlan } from "../../plan";
 import { findOutput, findShare, resolveInShare } from "../../shares";
 import { freeBytesOrNull } from "../../host-fs";
@@ -48,8 +48,7 @@ export const vmRouter = router({
       let plan = null;
       let planError = null;
       try {
-        const { rateLimitMiBps, ...planOptions } = options;
-        plan = planTarget(vm, { ...planOptions, outputDir: findOutput(ctx.ferry.config, options.target).path, copyOnly: true, rateLimit: rateLimitMiBps ? rateLimitMiBps * 1024 * 1024 : null });
+        plan = planTarget(vm, planOptionsFor(options, findOutput(ctx.ferry.config, options.target).path, true));
       } catch (e) {
         if (!(e instanceof FerryError)) throw e;
         planError = e.toJSON();

@@ -24,12 +24,13 @@ export function ImportWizard() {
   const [tab, setTab] = useState(0);
   const health = useQuery({ ...trpc.system.health.queryOptions(), enabled: step >= 2 });
 
-  // The first preview (no options) gives each guest's NICs; later ones use the choices.
+  // The first preview (no options) gives each guest's NICs and serves the Preview step;
+  // from Target on, previews follow the choices (one inspection per guest until then).
   const base = useQueries({ queries: selected.map((g) => ({ ...trpc.vm.preview.queryOptions({ share: g.share, relPath: g.relPath }), enabled: step >= 1 })) });
   const previews = useQueries({
     queries: selected.map((g, i) => {
       const nics = base[i]?.data?.vm.nics ?? [];
-      return { ...trpc.vm.preview.queryOptions({ share: g.share, relPath: g.relPath, options: jobOptions(common, choices[key(g)], nics) }), enabled: step >= 1 && base[i]?.data !== undefined, placeholderData: (prev: unknown) => prev as never };
+      return { ...trpc.vm.preview.queryOptions({ share: g.share, relPath: g.relPath, options: jobOptions(common, choices[key(g)], nics) }), enabled: step >= 2 && base[i]?.data !== undefined, placeholderData: (prev: unknown) => prev as never };
     }),
   });
   const create = useMutation(trpc.jobs.create.mutationOptions());

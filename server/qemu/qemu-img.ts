@@ -76,9 +76,8 @@ export function runQemuImg(args: string[], options: RunOptions): Promise<RunResu
     }
     started++;
     // setpriv --pdeathsig: if Ferry dies (even kill -9), qemu-img dies with it instead of writing on.
-    const child = HAS_SETPRIV
-      ? spawn("setpriv", ["--pdeathsig", "KILL", "--", "prlimit", ...prlimit], { stdio: ["ignore", "pipe", "pipe"], env: QEMU_ENV })
-      : spawn("prlimit", prlimit, { stdio: ["ignore", "pipe", "pipe"], env: QEMU_ENV });
+    const [command, ...argv] = HAS_SETPRIV ? ["setpriv", "--pdeathsig", "KILL", "--", "prlimit", ...prlimit] : ["prlimit", ...prlimit];
+    const child = spawn(command!, argv, { stdio: ["ignore", "pipe", "pipe"], env: QEMU_ENV });
     options.onSpawn?.(child.pid ?? 0);
     let stdout = "";
     let stderr = "";

@@ -62,6 +62,12 @@ export class Fields {
     return Number(v);
   }
 
+  /** The value as written, or null when absent or blank. */
+  text(key: string): string | null {
+    const v = this.str(key);
+    return v !== undefined && v.trim() !== "" ? v : null;
+  }
+
   /** Lowercased, trimmed text, or null when absent or empty. */
   lower(key: string): string | null {
     const v = this.str(key)?.trim().toLowerCase();

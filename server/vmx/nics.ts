@@ -47,8 +47,8 @@ export function readNics(f: Fields): Nic[] {
       f.warn("vmx.nic.no-mac", `${id} has no MAC address (no ${macKey.slice(id.length + 1)} line); it gets a new MAC on KVM`, lines[0] ?? null);
     }
 
-    const networkName = f.str(`${id}.networkName`)?.trim() ? f.str(`${id}.networkName`)! : null;
-    const vnet = f.str(`${id}.vnet`)?.trim() ? f.str(`${id}.vnet`)! : null;
+    const networkName = f.text(`${id}.networkName`);
+    const vnet = f.text(`${id}.vnet`);
     const n = nics.length;
     nics.push({
       id,

@@ -96,6 +96,7 @@ export function readStorage(f: Fields, vmxPath: string): StorageDevices {
     const rawType = f.str(`${id}.deviceType`) ?? null;
     const type = rawType?.trim().toLowerCase() ?? null;
     const fileName = f.str(`${id}.fileName`) ?? null;
+    const file = f.text(`${id}.fileName`);
     if (s.controller >= limit.controllers || s.unit >= limit.units) {
       f.warn("vmx.device.out-of-range", `${id} is outside what VMware hardware allows (${s.bus} ${limit.controllers} controllers × ${limit.units} units); read anyway`, firstLine);
     }
@@ -109,11 +110,10 @@ export function readStorage(f: Fields, vmxPath: string): StorageDevices {
       if (!ctrl.declared) {
         f.warn("vmx.controller.undeclared", `${ctrlId} has no ${ctrlId}.present line; ${id} is kept on it`, firstLine);
       }
-      if (fileName === null || fileName.trim() === "") {
+      if (file === null) {
         f.warn("vmx.disk.no-file", `${id} is a disk without a fileName; it cannot be converted`, firstLine);
       }
       const n = disks.length;
-      const file = fileName && fileName.trim() !== "" ? fileName : null;
       disks.push({
         id,
         bus: s.bus,
@@ -132,7 +132,6 @@ export function readStorage(f: Fields, vmxPath: string): StorageDevices {
     } else if (cdKind) {
       controllerFor(s.bus, s.controller);
       const n = cdroms.length;
-      const file = fileName && fileName.trim() !== "" ? fileName : null;
       cdroms.push({
         id,
         bus: s.bus,
@@ -180,7 +179,8 @@ export function readFloppies(f: Fields, vmxPath: string): Floppy[] {
     // disconnected "vmware-null-remote-floppy" without a present line.
     if (!f.bool(`${name}.present`, false)) continue;
     const kind = f.lower(`${name}.fileType`) === "file" ? "image" : "device";
-    const fileName = f.str(`${name}.fileName`)?.trim() ? f.str(`${name}.fileName`)! : null;
+    const fileName = f.text(`${name}.fileName`);
+    const lines = f.tree.linesUnder(name);
     const n = out.length;
     out.push({
       id: name,
@@ -190,9 +190,9 @@ export function readFloppies(f: Fields, vmxPath: string): Floppy[] {
       path: kind === "image" && fileName ? resolveAgainst(vmxPath, fileName) : null,
       startConnected: f.bool(`${name}.startConnected`, true),
       clientDevice: f.bool(`${name}.clientDevice`, false),
-      lines: f.tree.linesUnder(name),
+      lines,
     });
-    f.provenance[`floppies.${n}`] = f.tree.linesUnder(name);
+    f.provenance[`floppies.${n}`] = lines;
   }
   return out;
 }

@@ -17,6 +17,8 @@ async function startImport(page: Page, guest: string, rateMiBps?: number) {
   await page.getByRole("checkbox", { name: `Select ${guest}` }).check();
   await page.getByRole("button", { name: "Preview guest" }).click();
   await page.getByRole("button", { name: "Next: Target" }).click();
+  // The demo's fake guests hold no operating system: copy them as they are.
+  await page.getByRole("checkbox", { name: /Convert for KVM/ }).uncheck();
   if (rateMiBps) await page.getByLabel("Bandwidth limit").fill(String(rateMiBps));
   await page.getByRole("button", { name: "Next: Review" }).click();
   await page.getByRole("button", { name: /Start import of 1 guest/ }).click();
@@ -55,6 +57,11 @@ test("imports a guest from the demo share: scan, preview, target, review, run", 
 
   await page.getByRole("button", { name: "Next: Target" }).click();
   await expect(page.getByLabel("Output")).toHaveValue("local");
+  await expect(page.getByRole("checkbox", { name: /Convert for KVM/ })).toBeChecked();
+  await expect(page.getByRole("checkbox", { name: /Boot the result/ })).toBeChecked();
+  // web01's disks are fake (no operating system): copy-only, which also turns the boot check off.
+  await page.getByRole("checkbox", { name: /Convert for KVM/ }).uncheck();
+  await expect(page.getByRole("checkbox", { name: /Boot the result/ })).not.toBeChecked();
   await page.getByLabel("Disk format").selectOption("qcow2");
   await page.screenshot({ path: info.outputPath("3-target.png"), fullPage: true });
 

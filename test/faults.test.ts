@@ -124,11 +124,14 @@ describe("a worker killed with SIGKILL", () => {
     "Creating an overlay to protect the source from being modified",
     "Inspecting the overlay",
     "Checking for sufficient free disk space in the guest",
-    "Estimating space required on target for each disk",
     "Converting the guest to run on KVM",
+    "Mapping filesystem data to avoid copying unused and blank areas",
+    "Closing the overlay",
+    "Estimating space required on target for each disk",
     "Setting up the destination",
     "Copying disk 1/1",
     "Creating output metadata",
+    "Checking that the guest boots",
     "Finishing off",
   ];
 

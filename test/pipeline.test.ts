@@ -84,13 +84,16 @@ describe("runPipeline", () => {
       "Creating an overlay to protect the source from being modified",
       "Inspecting the overlay",
       "Checking for sufficient free disk space in the guest",
-      "Estimating space required on target for each disk",
       "Converting the guest to run on KVM",
+      "Mapping filesystem data to avoid copying unused and blank areas",
+      "Closing the overlay",
+      "Estimating space required on target for each disk",
       `Setting up the destination: -o local -os ${r.outputDir}`,
       "Copying disk 1/3",
       "Copying disk 2/3",
       "Copying disk 3/3",
       "Creating output metadata",
+      "Checking that the guest boots",
       "Finishing off",
     ]);
     for (const disk of [1, 2, 3]) {

@@ -105,7 +105,7 @@ export function JobView({ id }: { id: string }) {
           <button type="button" className={btn} onClick={() => void downloadReport()}>Download report</button>
         </div>
       </div>
-      {j.copyOnly && <Alert tone="info">Copy-only: the disks and metadata are copied; guest conversion is not available yet, so the guest keeps its drivers.</Alert>}
+      {j.copyOnly && <Alert tone="info">Copy-only: the disks and metadata are copied; the guest is not converted and keeps its VMware drivers.</Alert>}
       <ErrorBox error={cancel.error ?? retry.error} title="That did not work" />
       {sub.status === "connecting" && events.length > 0 && <p role="status" className="text-sm text-amber-700 dark:text-amber-300">Connection lost; reconnecting…</p>}
 

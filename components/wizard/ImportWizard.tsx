@@ -19,7 +19,7 @@ export function ImportWizard() {
   const router = useRouter();
   const [step, setStep] = useState(0);
   const [selected, setSelected] = useState<SelectedGuest[]>([]);
-  const [common, setCommon] = useState<CommonOptions>({ output: "local", format: "raw", allocation: "sparse" });
+  const [common, setCommon] = useState<CommonOptions>({ output: "local", format: "raw", allocation: "sparse", copyOnly: false, bootCheck: true });
   const [choices, setChoices] = useState<Record<string, GuestChoices>>({});
   const [tab, setTab] = useState(0);
   const health = useQuery({ ...trpc.system.health.queryOptions(), enabled: step >= 2 });
@@ -110,8 +110,16 @@ export function ImportWizard() {
                 <input id="t-rate" type="number" min={1} className={`${input} w-28`} placeholder="no limit" value={common.rateLimitMiBps ?? ""} onChange={(e) => setCommon({ ...common, rateLimitMiBps: e.target.value ? Math.max(1, Math.floor(Number(e.target.value))) : undefined })} />
                 <span className="text-xs text-slate-500">MiB/s per disk, to spare a busy NAS</span>
               </span>
+              <span className="font-medium">Guest conversion</span>
+              <label className="flex items-center gap-2">
+                <input type="checkbox" checked={!common.copyOnly} onChange={(e) => setCommon({ ...common, copyOnly: !e.target.checked, bootCheck: e.target.checked ? common.bootCheck : false })} />
+                <span>Convert for KVM <span className="text-xs text-slate-500">(virtio drivers, disk and NIC names, VMware tools removed; off: copy as is on SATA/e1000e)</span></span>
+              </label>
               <span className="font-medium">Boot check</span>
-              <label className="flex items-center gap-2 text-slate-500"><input type="checkbox" disabled checked={false} readOnly /> arrives with guest conversion</label>
+              <label className="flex items-center gap-2">
+                <input type="checkbox" checked={common.bootCheck} onChange={(e) => setCommon({ ...common, bootCheck: e.target.checked })} />
+                <span>Boot the result and wait for a login prompt <span className="text-xs text-slate-500">(isolated network; console log and screenshot kept)</span></span>
+              </label>
             </div>
           </Card>
           <Card title={`${cur.name}`} id="guest-target-heading">
@@ -179,7 +187,10 @@ export function ImportWizard() {
                   {pv.outputFreeBytes !== null && <> · free in the target folder: <strong>{formatBytes(pv.outputFreeBytes)}</strong></>}
                   {pv.outputFreeBytes !== null && pv.outputFreeBytes < pv.estimateBytes && <Badge tone="critical">not enough space</Badge>}
                 </p>
-                <p className="mt-1 text-xs text-slate-500">{pv.note}</p>
+                <p className="mt-1 text-xs text-slate-500">
+                  {pv.plan.copyOnly ? "Copy-only: the guest keeps its VMware drivers and boots on SATA disks and e1000e NICs." : "The guest is converted in a protective overlay before its disks are copied; nothing on the NAS is written."}
+                  {pv.plan.bootCheck ? " The result is booted under qemu before the job finishes." : ""}
+                </p>
               </Card>
               <Card title={common.output === "local" ? "libvirt XML that will be written" : common.output === "qemu" ? "Script that will be written" : "JSON that will be written"} id="xml-heading">
                 <pre className="max-h-96 overflow-auto rounded bg-slate-50 p-2 font-mono text-xs dark:bg-slate-950">{pv.metadata}</pre>

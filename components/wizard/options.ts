@@ -8,6 +8,10 @@ export interface CommonOptions {
   allocation: "sparse" | "preallocated";
   /** MiB/s per disk; undefined for no limit. */
   rateLimitMiBps?: number;
+  /** Copy the disks without converting the guest. */
+  copyOnly: boolean;
+  /** Boot the result under qemu before finishing. */
+  bootCheck: boolean;
 }
 
 export interface NicChoice {

@@ -33,6 +33,9 @@ const USAGE = `usage:
     --parallel N             copy N disks at once (1)
     --rate-limit MIB         read at most MIB MiB/s per disk, to spare a busy NAS
     --copy-only              copy disks and write metadata; no guest conversion (may not boot)
+    --no-boot-check          do not boot the result to prove it works (on by default when converting)
+    --boot-check             boot the result even with --copy-only
+    --boot-timeout SECONDS   give up waiting for a login prompt after this long (180 with KVM, 600 under TCG)
     --overwrite              replace existing output files
     --machine-readable       one JSON event per line on stdout
     -v, --verbose            print log lines
@@ -166,6 +169,8 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   const datastores: Confinement["datastores"] = [];
   let copyOnly = false;
   let overwrite = false;
+  let bootCheck: boolean | undefined;
+  let bootTimeoutMs: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = () => {
@@ -198,6 +203,14 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
       case "--machine-readable": machineReadable = true; break;
       case "-v": case "--verbose": verbose = true; break;
       case "--copy-only": copyOnly = true; break;
+      case "--no-boot-check": bootCheck = false; break;
+      case "--boot-check": bootCheck = true; break;
+      case "--boot-timeout": {
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 7200) throw new UsageError(`--boot-timeout ${v}: expected seconds, from 10 to 7200`);
+        bootTimeoutMs = Number(v) * 1000;
+        break;
+      }
       case "--rate-limit": {
         const v = value();
         if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--rate-limit ${v}: expected MiB per second, a whole number of at least 1`);
@@ -232,6 +245,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
     bridges,
     macs,
     copyOnly,
+    bootCheck,
     parallel: o.parallel ?? 1,
     overwrite,
     rateLimit: o.rateLimit ? o.rateLimit * 1024 * 1024 : null,
@@ -242,7 +256,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   process.once("SIGINT", onSigint);
   process.once("SIGTERM", onSigint);
   try {
-    await runPipeline(plan, { emit: printer, signal: ac.signal });
+    await runPipeline(plan, { emit: printer, signal: ac.signal, bootTimeoutMs, verbose });
     return 0;
   } catch (e) {
     if (machineReadable && e instanceof FerryError) return 1; // already reported as an event

@@ -44,6 +44,26 @@ export function humanPrinter(io: CliIo, verbose: boolean, tty = Boolean(process.
       case "error":
         clearBar();
         break; // the CLI prints the error once, as ferry: error: FILE: message
+      case "inspection":
+        clearBar();
+        io.err(`ferry: guest: ${e.guest.product || e.guest.distro} (${e.guest.arch}), root ${e.guest.root}, ${e.guest.kernels.length} kernel${e.guest.kernels.length === 1 ? "" : "s"}\n`);
+        break;
+      case "conversion": {
+        clearBar();
+        const r = e.report;
+        const parts = [
+          r.removedTools.length ? `removed ${r.removedTools.join(", ")}` : null,
+          r.initramfs.rebuilt ? `initramfs rebuilt with ${r.initramfs.added.join(", ")}` : `initramfs already had ${r.initramfs.present.join(", ")}`,
+          r.remapped.length ? `renamed ${[...new Set(r.remapped.map((x) => `${x.from} → ${x.to}`))].join(", ")}` : null,
+          r.network.length ? `network ${[...new Set(r.network.map((x) => `${x.from} → ${x.to}`))].join(", ")}` : null,
+        ].filter(Boolean);
+        io.err(`ferry: converted (kernel ${r.kernel}): ${parts.join("; ")}\n`);
+        break;
+      }
+      case "boot":
+        clearBar();
+        if (e.ok) io.err(`ferry: boot check passed in ${e.seconds} s (${e.accel}): "${e.line}"\n`);
+        break;
       case "result":
         clearBar();
         for (const f of e.files) io.out(`    ${f.path}  ${formatBytes(f.bytes)}\n`);

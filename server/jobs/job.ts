@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { FerryErrorData } from "../errors";
-import { PipelineEvent } from "../pipeline/events";
+import { PipelineEvent, ResultFileSchema } from "../pipeline/events";
 import { Allocation, OutputMode, TargetFormat, type PlanOptions } from "../plan/target-plan";
 
 /** A job: one guest's conversion with its options, and everything that happened to it. */
@@ -23,6 +23,10 @@ export const JobOptions = z.object({
   parallel: z.number().int().min(1).max(16).default(1),
   overwrite: z.boolean().default(false),
   excludeDisks: z.array(z.string().max(32)).max(256).default([]),
+  /** Copy the disks without converting the guest (SATA disks, e1000e NICs, drivers unchanged). */
+  copyOnly: z.boolean().default(false),
+  /** Boot the result before finishing; default: on when converting, off for copy-only. */
+  bootCheck: z.boolean().optional(),
   /** Bandwidth limit per disk copy, in MiB/s, to spare a busy NAS. */
   rateLimitMiBps: z.number().int().min(1).max(100_000).optional(),
 });
@@ -42,13 +46,13 @@ export const Job = z.object({
   relPath: z.string(),
   state: JobState,
   options: JobOptions,
-  /** Jobs run the pipeline in copy-only mode until guest conversion exists. */
+  /** The guest is copied, not converted (options.copyOnly, or forced by the caller). */
   copyOnly: z.boolean(),
   createdAt: z.number(),
   startedAt: z.number().nullable(),
   finishedAt: z.number().nullable(),
   error: FerryErrorData.nullable(),
-  outputs: z.array(z.object({ path: z.string(), kind: z.enum(["disk", "metadata"]), bytes: z.number() })),
+  outputs: z.array(ResultFileSchema),
   /** The job this one retries. */
   retryOf: z.string().nullable(),
   /** Where the run writes, once it started (for cleanup after a crash). */

@@ -73,11 +73,13 @@ export class SqliteJobStore implements JobStore {
     if (!columns.has("planned_outputs")) this.db.exec("ALTER TABLE jobs ADD COLUMN planned_outputs TEXT");
   }
 
-  create(input: { share: string; relPath: string; options: JobOptionsInput; copyOnly: boolean; retryOf?: string | null }): Job {
+  create(input: { share: string; relPath: string; options: JobOptionsInput; copyOnly?: boolean; retryOf?: string | null }): Job {
+    const options = JobOptions.parse(input.options);
+    const copyOnly = input.copyOnly ?? options.copyOnly;
     const id = randomUUID();
     this.db
       .prepare("INSERT INTO jobs (id, share, rel_path, state, options, copy_only, created_at, retry_of) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)")
-      .run(id, input.share, input.relPath, JSON.stringify(JobOptions.parse(input.options)), input.copyOnly ? 1 : 0, Date.now(), input.retryOf ?? null);
+      .run(id, input.share, input.relPath, JSON.stringify(options), copyOnly ? 1 : 0, Date.now(), input.retryOf ?? null);
     return this.get(id)!;
   }
 

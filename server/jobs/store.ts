@@ -7,7 +7,7 @@ import type { Job, JobOptionsInput, JobState, StoredEvent } from "./job";
  * SQLite without touching the worker or the API.
  */
 export interface JobStore {
-  create(input: { share: string; relPath: string; options: JobOptionsInput; copyOnly: boolean; retryOf?: string | null }): Job;
+  create(input: { share: string; relPath: string; options: JobOptionsInput; copyOnly?: boolean; retryOf?: string | null }): Job;
   get(id: string): Job | null;
   list(filter?: { states?: JobState[]; share?: string; limit?: number }): Job[];
   /** The active (queued or running) job for this guest, if any. */

@@ -137,7 +137,6 @@ export class Worker {
     const overlays = this.overlayDir(job.id);
     try {
       emit({ type: "log", t: 0, message: `job started: ${job.share}:${job.relPath}` });
-      if (job.copyOnly) emit({ type: "warning", t: 0, code: "job.copy-only", message: "jobs run the pipeline in copy-only mode until guest conversion is available: disks and metadata are copied, the guest is not changed" });
       const share = findShare(this.o.config, job.share);
       const target = findOutput(this.o.config, job.options.target);
       const vmx = resolveInShare(share, job.relPath);

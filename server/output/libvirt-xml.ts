@@ -1,4 +1,5 @@
 import type { TargetPlan } from "../plan";
+import { pciLayout } from "../plan/pci-layout";
 
 /** XML text and attribute escaping: names come from an untrusted VMX. */
 export function xmlEscape(s: string): string {
@@ -33,28 +34,36 @@ export function libvirtXml(plan: TargetPlan, diskPaths: string[]): string {
     "  <on_crash>restart</on_crash>",
     "  <devices>",
   ];
+  // Fixed PCI addresses: the guest's interface names follow them (see pciLayout).
+  const layout = pciLayout(plan);
+  const pci = (bus: number) => `      <address type='pci' domain='0x0000' bus='0x${bus.toString(16).padStart(2, "0")}' slot='0x00' function='0x0'/>`;
+  lines.push("    <controller type='pci' index='0' model='pcie-root'/>");
+  for (let i = 1; i <= layout.rootPorts; i++) lines.push(`    <controller type='pci' index='${i}' model='pcie-root-port'/>`);
   plan.disks.forEach((d, i) => {
+    const bus = layout.diskBus[i];
     lines.push(
       "    <disk type='file' device='disk'>",
       `      <driver name='qemu' type='${plan.format}'/>`,
       `      <source file='${e(diskPaths[i]!)}'/>`,
       "      <backingStore/>",
       `      <target dev='${d.dev}' bus='${d.bus}'/>`,
+      ...(bus ? [pci(bus)] : []),
       "    </disk>",
     );
   });
   for (const c of plan.cdroms) {
     lines.push("    <disk type='file' device='cdrom'>", "      <driver name='qemu' type='raw'/>", `      <target dev='${c.dev}' bus='${c.bus}'/>`, "      <readonly/>", "    </disk>");
   }
-  for (const n of plan.nics) {
+  plan.nics.forEach((n, i) => {
     lines.push(
       `    <interface type='${n.network.type}'>`,
       ...(n.mac ? [`      <mac address='${n.mac}'/>`] : []),
       n.network.type === "bridge" ? `      <source bridge='${e(n.network.name)}'/>` : `      <source network='${e(n.network.name)}'/>`,
       `      <model type='${n.model}'/>`,
+      pci(layout.nicBus[i]!),
       "    </interface>",
     );
-  }
+  });
   lines.push(
     "    <serial type='pty'>",
     "      <target port='0'/>",

@@ -28,6 +28,8 @@ const plan = (over: Partial<TargetPlan> = {}): TargetPlan =>
       { sourceId: "ethernet1", mac: null, model: "e1000e", network: { type: "bridge", name: "br0" } },
     ],
     copyOnly: true,
+    conversion: null,
+    bootCheck: false,
     parallel: 1,
     overwrite: false,
     rateLimit: null,

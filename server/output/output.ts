@@ -19,6 +19,11 @@ export interface Output {
   /** Where the disks end up (in plan order). */
   readonly finalDisks: string[];
   writeMetadata(): void;
+  /**
+   * A staged path for a file that goes next to the outputs (the boot
+   * check's console log and screenshot), committed with them when it exists.
+   */
+  stageFile(name: string, kind: "console" | "screenshot"): string;
   /** fsync, rename into place, fsync the folder. Returns what was written. */
   commit(): ResultFile[];
   /** Remove everything staged. Safe to call twice. */
@@ -50,7 +55,16 @@ function fsyncPath(path: string): void {
 
 /** The files a plan ends with (disks, then metadata), for cleanup after a crash. */
 export function plannedOutputs(plan: TargetPlan): string[] {
-  return [...plan.disks.map((d) => join(plan.output.dir, d.targetName)), join(plan.output.dir, MODES[plan.output.mode].file(plan))];
+  return [
+    ...plan.disks.map((d) => join(plan.output.dir, d.targetName)),
+    join(plan.output.dir, MODES[plan.output.mode].file(plan)),
+    ...(plan.bootCheck ? Object.values(bootCheckFiles(plan)).map((f) => join(plan.output.dir, f)) : []),
+  ];
+}
+
+/** The boot check's files, named after the guest. */
+export function bootCheckFiles(plan: Pick<TargetPlan, "name">): { console: string; screenshot: string } {
+  return { console: `${plan.name}-console.log`, screenshot: `${plan.name}-screen.png` };
 }
 
 export function openOutput(plan: TargetPlan): Output {
@@ -69,12 +83,18 @@ export function openOutput(plan: TargetPlan): Output {
   // Runtime paths from the admin's configuration: nothing for the bundler to trace.
   const stagedDisks = plan.disks.map((d) => join(/*turbopackIgnore: true*/ staging!, d.targetName));
   const stagedMetadata = join(/*turbopackIgnore: true*/ staging, mode.file(plan));
+  const extras: Array<{ name: string; kind: "console" | "screenshot" }> = [];
   return {
     stagedDisks,
     finalDisks,
     writeMetadata() {
       writeFileSync(stagedMetadata, mode.content(plan, finalDisks), { mode: mode.executable ? 0o755 : 0o644 });
       if (mode.executable) chmodSync(stagedMetadata, 0o755);
+    },
+    stageFile(name, kind) {
+      if (!staging) throw new FerryError({ code: "output.closed", message: "the output was already committed or aborted", file: dir, hint: null });
+      extras.push({ name, kind });
+      return join(/*turbopackIgnore: true*/ staging, name);
     },
     commit() {
       if (!staging) throw new FerryError({ code: "output.closed", message: "the output was already committed or aborted", file: dir, hint: null });
@@ -86,6 +106,14 @@ export function openOutput(plan: TargetPlan): Output {
       });
       files.push({ path: metadata, kind: "metadata", bytes: statSync(stagedMetadata).size });
       renameSync(stagedMetadata, metadata);
+      for (const x of extras) {
+        const from = join(/*turbopackIgnore: true*/ staging, x.name);
+        if (!existsSync(from)) continue;
+        fsyncPath(from);
+        const to = join(dir, x.name);
+        files.push({ path: to, kind: x.kind, bytes: statSync(from).size });
+        renameSync(from, to);
+      }
       rmSync(staging, { recursive: true, force: true });
       staging = null;
       fsyncPath(dir);

@@ -1,4 +1,5 @@
 import type { TargetPlan } from "../plan";
+import { pciLayout } from "../plan/pci-layout";
 
 /** POSIX shell single-quoting: the name and paths come from an untrusted VMX. */
 export function shellQuote(s: string): string {
@@ -20,16 +21,21 @@ export function qemuScript(plan: TargetPlan, diskPaths: string[]): string {
   if (plan.firmware === "uefi") {
     args.push('-drive if=pflash,format=raw,readonly=on,file="$ovmf_code"', '-drive if=pflash,format=raw,file="$ovmf_vars"');
   }
-  args.push("-device ahci,id=ahci0");
+  // The same PCI layout as the libvirt XML and the boot check: interface names follow it.
+  const layout = pciLayout(plan);
+  for (let bus = 1; bus <= layout.rootPorts; bus++) args.push(`-device pcie-root-port,id=rp${bus},bus=pcie.0,chassis=${bus},addr=0x${(bus + 1).toString(16)}`);
+  let sata = 0;
   plan.disks.forEach((d, i) => {
-    args.push(`-drive file=${q(diskPaths[i]!)},format=${plan.format},if=none,id=${d.dev}`, `-device ide-hd,drive=${d.dev},bus=ahci0.${i}${i === 0 ? ",bootindex=1" : ""}`);
+    const boot = i === 0 ? ",bootindex=1" : "";
+    const device = d.bus === "virtio" ? `virtio-blk-pci,drive=${d.dev},bus=rp${layout.diskBus[i]},addr=0x0${boot}` : `ide-hd,drive=${d.dev},bus=ide.${sata++}${boot}`;
+    args.push(`-drive file=${q(diskPaths[i]!)},format=${plan.format},if=none,id=${d.dev}`, `-device ${device}`);
   });
-  plan.cdroms.forEach((c, i) => {
-    args.push(`-drive if=none,id=${c.dev},media=cdrom,readonly=on`, `-device ide-cd,drive=${c.dev},bus=ahci0.${plan.disks.length + i}`);
+  plan.cdroms.forEach((c) => {
+    args.push(`-drive if=none,id=${c.dev},media=cdrom,readonly=on`, `-device ide-cd,drive=${c.dev},bus=ide.${sata++}`);
   });
   plan.nics.forEach((n, i) => {
     const netdev = n.network.type === "bridge" ? `bridge,id=net${i},br=${q(n.network.name)}` : `user,id=net${i}`;
-    args.push(`-netdev ${netdev}`, `-device ${n.model === "virtio" ? "virtio-net-pci" : n.model},netdev=net${i}${n.mac ? `,mac=${n.mac}` : ""}`);
+    args.push(`-netdev ${netdev}`, `-device ${n.model === "virtio" ? "virtio-net-pci" : n.model},netdev=net${i},bus=rp${layout.nicBus[i]},addr=0x0${n.mac ? `,mac=${n.mac}` : ""}`);
   });
   args.push("-serial stdio", "-vnc 127.0.0.1:0");
   const uefi =

@@ -1,9 +1,12 @@
 import { z } from "zod";
+import { ConversionReport, GuestInspection } from "../convert/guest";
 
 /**
  * One event shape for --machine-readable, the job store and SSE. `t` is
  * seconds since the run started, as in virt-v2v's `[  12.3]` lines.
  */
+export const ResultFileSchema = z.object({ path: z.string(), kind: z.enum(["disk", "metadata", "console", "screenshot"]), bytes: z.number().int().nonnegative() });
+
 export const StageState = z.enum(["started", "finished", "failed", "skipped"]);
 
 export const PipelineEvent = z.discriminatedUnion("type", [
@@ -22,7 +25,23 @@ export const PipelineEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("log"), t: z.number(), message: z.string() }),
   z.object({ type: z.literal("warning"), t: z.number(), code: z.string(), message: z.string() }),
   z.object({ type: z.literal("error"), t: z.number(), code: z.string(), message: z.string(), file: z.string().nullable(), line: z.number().nullable(), hint: z.string().nullable() }),
-  z.object({ type: z.literal("result"), t: z.number(), files: z.array(z.object({ path: z.string(), kind: z.enum(["disk", "metadata"]), bytes: z.number().int().nonnegative() })) }),
+  z.object({ type: z.literal("result"), t: z.number(), files: z.array(ResultFileSchema) }),
+  /** What inspection found inside the guest. */
+  z.object({ type: z.literal("inspection"), t: z.number(), guest: GuestInspection }),
+  /** What the conversion changed. */
+  z.object({ type: z.literal("conversion"), t: z.number(), report: ConversionReport }),
+  /** The boot check's verdict. */
+  z.object({
+    type: z.literal("boot"),
+    t: z.number(),
+    ok: z.boolean(),
+    seconds: z.number(),
+    accel: z.enum(["kvm", "tcg"]),
+    line: z.string().nullable(),
+    failure: z.string().nullable(),
+    lastLines: z.array(z.string()),
+    dhcpFrom: z.array(z.string()),
+  }),
 ]);
 export type PipelineEvent = z.infer<typeof PipelineEvent>;
 export type ResultFile = Extract<PipelineEvent, { type: "result" }>["files"][number];

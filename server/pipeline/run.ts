@@ -5,7 +5,15 @@ import { FerryError } from "../errors";
 import { freeBytes } from "../host-fs";
 import { openOutput, type Output } from "../output";
 import type { TargetPlan } from "../plan";
+import { Appliance } from "../convert/appliance";
+import { checkGuestFreeSpace } from "../convert/free-space";
+import type { GuestInspection } from "../convert/guest";
+import { inspectGuestOs } from "../convert/inspect";
+import { convertLinux } from "../convert/linux";
+import { bootCheckFiles } from "../output/output";
+import { pciLayout } from "../plan/pci-layout";
 import { convert, createOverlay, measure } from "../qemu";
+import { bootCheck } from "../qemu/boot-check";
 import { formatBytes } from "../units";
 import type { PipelineEvent, ResultFile } from "./events";
 import { ProgressTracker } from "./progress";
@@ -24,6 +32,10 @@ export interface RunOptions {
   overlayDir?: string;
   /** A copy that makes no progress for this long fails (default 5 minutes). */
   stallMs?: number;
+  /** Boot check time limit (default: 3 minutes with KVM, 10 under TCG). */
+  bootTimeoutMs?: number;
+  /** Log every libguestfs call and the boot check's console (-v). */
+  verbose?: boolean;
 }
 
 /** The overlay folder needs room for the overlays' metadata and any writes a conversion makes. */
@@ -73,6 +85,8 @@ interface Context {
   overlayRoot: string | null;
   overlays: string[];
   output: Output | null;
+  appliance: Appliance | null;
+  guest: GuestInspection | null;
 }
 
 interface StageDef {
@@ -90,7 +104,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
   const onAbort = () => inner.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const signal = inner.signal;
-  const ctx: Context = { plan, sources: new Map(), overlayRoot: null, overlays: [], output: null };
+  const ctx: Context = { plan, sources: new Map(), overlayRoot: null, overlays: [], output: null, appliance: null, guest: null };
   const n = plan.disks.length;
 
   const fixed: StageDef[] = [
@@ -129,15 +143,62 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
     },
     {
       name: "Inspecting the overlay",
-      run: () => {
+      run: async () => {
         if (plan.copyOnly) {
           warn("pipeline.copy-only", "copy-only: the guest is neither inspected nor converted; it may not boot on KVM");
           return "skipped";
         }
-        log("guest inspection arrives with guest conversion; the guest is copied as it is");
+        // One appliance for inspection and conversion; it writes only to the overlays.
+        ctx.appliance = await Appliance.launch({ drives: ctx.overlays.map((path) => ({ path, format: "qcow2" as const })), signal, trace: options.verbose ? log : undefined });
+        log(`libguestfs appliance up (${ctx.appliance.accel.reason})`);
+        const g = await inspectGuestOs(ctx.appliance);
+        ctx.guest = g;
+        emit({ type: "inspection", t: t(), guest: g });
+        log(`${g.product || g.distro} (${g.type}, ${g.distro} ${g.majorVersion}.${g.minorVersion}, ${g.arch}); root ${g.root}; package format ${g.packageFormat}`);
+        for (const k of g.kernels) log(`kernel ${k.version}: ${Object.entries(k.virtio).map(([d, w]) => `${d} ${w}`).join(", ")}`);
+        if (g.vmwareTools.length) log(`VMware tools: ${g.vmwareTools.join(", ")}`);
       },
     },
-    { name: "Checking for sufficient free disk space in the guest", run: () => "skipped" },
+    {
+      name: "Checking for sufficient free disk space in the guest",
+      run: () => {
+        if (!ctx.guest) return "skipped";
+        for (const f of ctx.guest.filesystems) log(`${f.mountpoint} (${f.device}): ${formatBytes(f.freeBytes)} free of ${formatBytes(f.sizeBytes)}, ${f.freeInodes} free inodes`);
+        checkGuestFreeSpace(ctx.guest.filesystems);
+      },
+    },
+    {
+      name: "Converting the guest to run on KVM",
+      run: async () => {
+        if (!ctx.appliance || !ctx.guest || !plan.conversion) return "skipped";
+        const report = await convertLinux(ctx.appliance, ctx.guest, {
+          devices: new Map(Object.entries(plan.conversion.devices)),
+          nicNames: plan.conversion.nicNames,
+          log,
+          warn,
+        });
+        emit({ type: "conversion", t: t(), report });
+      },
+    },
+    {
+      name: "Mapping filesystem data to avoid copying unused and blank areas",
+      run: async () => {
+        if (!ctx.appliance || !ctx.guest) return "skipped";
+        for (const m of ctx.guest.filesystems) {
+          // Discarded blocks become holes in the overlay, so the copy skips them.
+          const r = await ctx.appliance.tryCall("fstrim", m.mountpoint);
+          if (r === null) log(`${m.mountpoint}: fstrim not supported; its free blocks are copied`);
+        }
+      },
+    },
+    {
+      name: "Closing the overlay",
+      run: async () => {
+        if (!ctx.appliance) return "skipped";
+        await ctx.appliance.close();
+        ctx.appliance = null;
+      },
+    },
     {
       name: "Estimating space required on target for each disk",
       run: async () => {
@@ -159,14 +220,6 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
       },
     },
     {
-      name: "Converting the guest to run on KVM",
-      run: () => {
-        if (plan.copyOnly) return "skipped";
-        warn("pipeline.no-conversion", "guest conversion is not available in this build: the guest keeps its VMware drivers, and boots on SATA disks and e1000e NICs");
-        return "skipped";
-      },
-    },
-    {
       name: `Setting up the destination: -o ${plan.output.mode} -os ${plan.output.dir}`,
       run: () => {
         ctx.output = openOutput(plan);
@@ -175,6 +228,41 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
   ];
   const tail: StageDef[] = [
     { name: "Creating output metadata", run: () => ctx.output!.writeMetadata() },
+    {
+      name: "Checking that the guest boots",
+      run: async () => {
+        if (!plan.bootCheck) return "skipped";
+        const layout = pciLayout(plan);
+        const names = bootCheckFiles(plan);
+        const r = await bootCheck({
+          disks: plan.disks.map((d, i) => ({ path: ctx.output!.stagedDisks[i]!, format: plan.format, bus: d.bus, pciBus: layout.diskBus[i] ?? null })),
+          nics: plan.nics.map((nic, i) => ({ model: nic.model, mac: nic.mac, pciBus: layout.nicBus[i]! })),
+          rootPorts: layout.rootPorts,
+          firmware: plan.firmware,
+          memoryMiB: plan.memoryMiB,
+          vcpus: plan.vcpus,
+          consoleLog: ctx.output!.stageFile(names.console, "console"),
+          screenshot: ctx.output!.stageFile(names.screenshot, "screenshot"),
+          timeoutMs: options.bootTimeoutMs,
+          signal,
+          log,
+        });
+        emit({ type: "boot", t: t(), ok: r.ok, seconds: r.seconds, accel: r.accel, line: r.line, failure: r.failure, lastLines: r.lastLines, dhcpFrom: r.dhcpFrom });
+        if (!r.ok) {
+          throw new FerryError({
+            code: "boot-check.failed",
+            message: `${r.failure} (after ${r.seconds} s). Last console lines:\n${r.lastLines.map((l) => `  ${l}`).join("\n")}`,
+            file: null,
+            hint: "the output was not kept; run with --no-boot-check to keep an unverified copy, or -v for the whole console",
+          });
+        }
+        log(`login prompt after ${r.seconds} s: "${r.line}"`);
+        if (plan.nics.length) {
+          if (r.dhcpFrom.length) log(`network up: DHCP request from ${r.dhcpFrom.join(", ")}`);
+          else warn("boot-check.network", "the guest booted but sent no DHCP request: its network configuration may not match the new NIC (or it uses a static address)");
+        }
+      },
+    },
   ];
   const total = fixed.length + n + tail.length + 1;
   let index = 0;
@@ -254,6 +342,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
     return files;
   } catch (e) {
     inner.abort();
+    ctx.appliance?.kill();
     ctx.output?.abort();
     let err: FerryError;
     if (options.signal?.aborted) err = cancelled();

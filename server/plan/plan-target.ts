@@ -1,5 +1,7 @@
 import { FerryError } from "../errors";
 import type { InspectedVm } from "../input/inspect-guest";
+import { deviceMap } from "../convert/remap";
+import { guestNicName, pciLayout } from "./pci-layout";
 import { PlanOptions, TargetPlan, type Change, type PlannedNic } from "./target-plan";
 
 /**
@@ -73,12 +75,14 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
   }
   name = name.slice(0, 63);
 
-  // Without guest conversion the guest keeps its own drivers, so it gets
-  // devices every Linux and Windows since 2012 can boot from.
-  const bus = "sata" as const;
-  const why = o.copyOnly
-    ? "copy-only: the guest is not converted, so it keeps its own drivers; SATA (AHCI) needs none from virtio"
-    : "the guest's drivers were not changed; SATA (AHCI) boots without virtio drivers";
+  // A converted guest gets virtio (the conversion makes sure its initramfs
+  // carries the drivers). Without conversion the guest keeps its own
+  // drivers, so it gets devices every Linux and Windows since 2012 drives.
+  const convert = !o.copyOnly;
+  const bus = convert ? ("virtio" as const) : ("sata" as const);
+  const why = convert
+    ? "virtio-blk is KVM's fastest disk; the conversion puts virtio_blk in the guest's initramfs and renames the disk in fstab and grub"
+    : "copy-only: the guest is not converted, so it keeps its own drivers; SATA (AHCI) needs none from virtio";
   for (const id of o.excludeDisks) {
     if (!vm.disks.some((d) => d.id === id)) throw new FerryError({ code: "plan.exclude", message: `there is no disk ${id} to leave out`, file: null, hint: `the guest's disks: ${vm.disks.map((d) => d.id).join(", ") || "none"}` });
     changes.push({ subject: `${id}`, from: "disk", to: "left out", reason: "excluded by the operator" });
@@ -88,7 +92,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     const source = vm.disks.find((d) => d.id === r.id)!;
     const controller = vm.controllers.find((c) => c.bus === source.bus && c.index === source.controller);
     const from = `${source.bus}${controller?.model ? ` (${controller.model})` : ""}`;
-    const dev = devName("sd", i);
+    const dev = devName(convert ? "vd" : "sd", i);
     changes.push({ subject: `${r.id} bus`, from, to: `${bus} as ${dev}`, reason: why });
     return {
       sourceId: r.id,
@@ -102,7 +106,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     };
   });
   const cdroms = vm.cdroms.map((c, i) => {
-    const dev = devName("sd", disks.length + i);
+    const dev = devName("sd", (convert ? 0 : disks.length) + i);
     changes.push({ subject: `${c.id} CD-ROM`, from: `${c.bus}${c.file ? ` with ${c.file}` : ""}`, to: `sata as ${dev}, empty`, reason: "media on the VMware host or NAS is not part of the guest; insert an ISO on KVM when needed" });
     return { sourceId: c.id, dev, bus: "sata" as const };
   });
@@ -110,13 +114,25 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
 
   const nics: PlannedNic[] = vm.nics.map((n) => {
     const network = nicNetwork(n.network, n.mac, o);
-    const model = "e1000e" as const;
-    if (n.model !== model) changes.push({ subject: `${n.id} model`, from: n.model ?? "VMware default", to: model, reason: "e1000e has a driver in every current Linux and Windows; virtio-net needs guest conversion" });
+    const model = convert ? ("virtio" as const) : ("e1000e" as const);
+    if (n.model !== model) changes.push({ subject: `${n.id} model`, from: n.model ?? "VMware default", to: model, reason: convert ? "virtio-net is KVM's fastest NIC; every Linux kernel with virtio drives it, and the conversion renames its configuration" : "e1000e has a driver in every current Linux and Windows; virtio-net needs guest conversion" });
     changes.push({ subject: `${n.id} network`, from: n.network ?? "(none)", to: `${network.type} ${network.name}`, reason: o.macs.length || o.networks.length || o.bridges.length ? "mapped by --mac/--network/--bridge" : "the source network's name, as no mapping was given" });
     return { sourceId: n.id, mac: n.mac, model, network };
   });
   if (vm.firmware === "uefi") changes.push({ subject: "firmware", from: "VMware EFI", to: `OVMF UEFI${vm.secureBoot ? " with Secure Boot" : ""}`, reason: "the guest boots with UEFI; BIOS would not find its boot loader" });
   changes.push({ subject: "machine", from: `VMware virtual hardware${vm.hardwareVersion !== null ? ` ${vm.hardwareVersion}` : ""}`, to: "q35", reason: "the current QEMU machine type, with PCIe and AHCI" });
+
+  let conversion: TargetPlan["conversion"] = null;
+  if (convert) {
+    const layout = pciLayout({ nics, disks });
+    const targetDev = new Map(disks.map((d) => [d.sourceId, d.dev]));
+    const devices = Object.fromEntries(deviceMap(vm.disks.map((d) => ({ bus: d.bus, targetDev: targetDev.get(d.id) ?? null }))));
+    const nicNames = layout.nicBus.map(guestNicName);
+    for (const [from, to] of Object.entries(devices)) if (from !== to) changes.push({ subject: `guest /dev/${from}`, from: `/dev/${from}`, to: `/dev/${to}`, reason: "the disk's name on virtio; the conversion rewrites it in /etc/fstab, /etc/crypttab and the grub command line (UUID= and LABEL= entries stay)" });
+    nicNames.forEach((name, i) => changes.push({ subject: `${nics[i]!.sourceId} in the guest`, from: "its VMware interface name", to: name, reason: "the name systemd gives the NIC at its PCI address on KVM; the conversion renames the network configuration to it" }));
+    conversion = { devices, nicNames };
+  }
+  const bootCheck = o.bootCheck ?? convert;
 
   return TargetPlan.parse({
     name,
@@ -136,6 +152,8 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     cdroms,
     nics,
     copyOnly: o.copyOnly,
+    conversion,
+    bootCheck,
     parallel: o.parallel,
     overwrite: o.overwrite,
     rateLimit: o.rateLimit,

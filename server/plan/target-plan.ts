@@ -70,6 +70,14 @@ export const TargetPlan = z.object({
   nics: z.array(PlannedNic),
   /** Guest conversion (virtio drivers, fstab, tools removal) is skipped. */
   copyOnly: z.boolean(),
+  /**
+   * What the conversion renames inside the guest (null for copy-only): the
+   * source's disk names (sda) to the target's (vda), and the target's NIC
+   * names in order (enp1s0...), which follow the PCI layout.
+   */
+  conversion: z.object({ devices: z.record(z.string(), z.string()), nicNames: z.array(z.string()) }).nullable(),
+  /** Boot the result under qemu and wait for a login prompt before finishing. */
+  bootCheck: z.boolean(),
   /** Copy this many disks at once. */
   parallel: z.number().int().min(1).max(16),
   overwrite: z.boolean(),
@@ -93,6 +101,8 @@ export const PlanOptions = z.object({
   /** `--mac MAC:network|bridge:NAME`. */
   macs: z.array(z.string()).default([]),
   copyOnly: z.boolean().default(false),
+  /** Boot the result before finishing (default: on for a converted guest, off for copy-only). */
+  bootCheck: z.boolean().optional(),
   parallel: z.number().int().min(1).max(16).default(1),
   overwrite: z.boolean().default(false),
   /** VMX disk ids (`scsi0:1`) to leave behind. */

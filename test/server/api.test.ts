@@ -108,7 +108,10 @@ describe("API", () => {
     const p = await client.vm.preview.query({ share: "nas", relPath: "prod/api01/api01.vmx" });
     expect(p.vm.diskFacts.map((d) => d.facts?.createType)).toEqual(["monolithicSparse", "monolithicSparse"]);
     expect(p.plan!.changes.map((c) => c.subject)).toContain("scsi0:0 bus");
-    expect(p.copyOnly).toBe(true);
+    // Converted by default: virtio disks, and the guest's sda renamed to vda.
+    expect(p.plan!.copyOnly).toBe(false);
+    expect(p.plan!.disks.map((d) => d.bus)).toEqual(["virtio", "virtio"]);
+    expect(p.plan!.conversion!.devices).toMatchObject({ sda: "vda" });
   });
 
   it("refuses escapes with a typed, readable error and no stack", async () => {
@@ -124,8 +127,8 @@ describe("API", () => {
   });
 
   it("runs a job and streams its events; a reconnect resumes without gaps or duplicates", async () => {
-    const created = await client.jobs.create.mutate({ guests: [{ share: "nas", relPath: "prod/api02/api02.vmx" }], options: { output: "local", format: "raw", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true } });
-    expect(created.copyOnly).toBe(true);
+    const created = await client.jobs.create.mutate({ guests: [{ share: "nas", relPath: "prod/api02/api02.vmx" }], options: { output: "local", format: "raw", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true, copyOnly: true } });
+    expect(created.jobs[0]!.copyOnly).toBe(true);
     const id = created.jobs[0]!.id;
     // The same guest again, while the first runs: refused.
     const dup = await client.jobs.create.mutate({ guests: [{ share: "nas", relPath: "prod/api02/api02.vmx" }], options: { output: "local", format: "raw", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true } }).catch((x) => x);
@@ -145,7 +148,7 @@ describe("API", () => {
   });
 
   it("cancels and retries", async () => {
-    const { jobs } = await client.jobs.create.mutate({ guests: [{ share: "nas", relPath: "prod/api02/api02.vmx" }], options: { output: "json", format: "qcow2", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true } });
+    const { jobs } = await client.jobs.create.mutate({ guests: [{ share: "nas", relPath: "prod/api02/api02.vmx" }], options: { output: "json", format: "qcow2", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true, copyOnly: true } });
     const id = jobs[0]!.id;
     await events(id, null, 1);
     await client.jobs.cancel.mutate({ id });
@@ -212,7 +215,7 @@ describe("API", () => {
   });
 
   it("allows at most 5 live streams per session", async () => {
-    const { jobs } = await client.jobs.create.mutate({ guests: [{ share: "nas", relPath: "prod/api01/api01.vmx" }], options: { output: "local", format: "raw", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true, rateLimitMiBps: 1 } });
+    const { jobs } = await client.jobs.create.mutate({ guests: [{ share: "nas", relPath: "prod/api01/api01.vmx" }], options: { output: "local", format: "raw", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true, copyOnly: true, rateLimitMiBps: 1 } });
     const id = jobs[0]!.id;
     const subs: { unsubscribe(): void }[] = [];
     const opened = await Promise.all(

@@ -88,7 +88,7 @@ describe("worker", () => {
     expect(states.has("running")).toBe(true);
     expect(done.outputs.map((f) => f.path)).toEqual([join(out, "small-sda"), join(out, "small.xml")]);
     const events = store.events(job.id).map((e) => e.event);
-    expect(events.filter((e) => e.type === "warning").map((e) => (e as { code: string }).code)).toContain("job.copy-only");
+    expect(events.filter((e) => e.type === "warning").map((e) => (e as { code: string }).code)).toContain("pipeline.copy-only");
     expect(events.at(-1)).toMatchObject({ type: "result" });
     expect(existsSync(worker.overlayDir(job.id))).toBe(false);
   });

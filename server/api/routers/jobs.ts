@@ -6,7 +6,6 @@ import { findOutput, findShare, resolveInShare } from "../../shares";
 import { authedProcedure, openStream, router } from "../trpc";
 
 const Id = z.string().uuid();
-const COPY_ONLY_NOTE = "Jobs run in copy-only mode until guest conversion is available: disks and metadata are copied, the guest is not changed.";
 
 function mustGet(store: { get(id: string): Job | null }, id: string): Job {
   const job = store.get(id);
@@ -18,7 +17,7 @@ export const jobsRouter = router({
   /** Queue one job per guest, all with the same options. */
   create: authedProcedure
     .input(z.object({ guests: z.array(z.object({ share: z.string().min(1).max(64), relPath: z.string().min(1).max(4096) })).min(1).max(200), options: JobOptions }))
-    .output(z.object({ jobs: z.array(Job), copyOnly: z.literal(true), note: z.string() }))
+    .output(z.object({ jobs: z.array(Job) }))
     .mutation(({ ctx, input }) => {
       const { store, config, worker } = ctx.ferry;
       findOutput(config, input.options.target);
@@ -31,10 +30,10 @@ export const jobsRouter = router({
         if (active) throw new TRPCError({ code: "CONFLICT", message: `${g.relPath} is already being converted (job ${active.id}, ${active.state}); wait for it or cancel it` });
         return { share: g.share, relPath: p.rel };
       });
-      const jobs = guests.map((g) => store.create({ ...g, options: input.options, copyOnly: true }));
+      const jobs = guests.map((g) => store.create({ ...g, options: input.options }));
       for (const j of jobs) ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "jobs.create", detail: { job: j.id, share: j.share, relPath: j.relPath, options: j.options } });
       worker.kick();
-      return { jobs, copyOnly: true as const, note: COPY_ONLY_NOTE };
+      return { jobs };
     }),
 
   list: authedProcedure

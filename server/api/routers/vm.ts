@@ -36,8 +36,6 @@ export const vmRouter = router({
         /** Bytes the target needs at least (data in the disks). */
         estimateBytes: z.number().int().nonnegative(),
         outputFreeBytes: z.number().nullable(),
-        copyOnly: z.literal(true),
-        note: z.string(),
       }),
     )
     .query(({ ctx, input }) => {
@@ -48,7 +46,7 @@ export const vmRouter = router({
       let plan = null;
       let planError = null;
       try {
-        plan = planTarget(vm, planOptionsFor(options, findOutput(ctx.ferry.config, options.target).path, true));
+        plan = planTarget(vm, planOptionsFor(options, findOutput(ctx.ferry.config, options.target).path, options.copyOnly));
       } catch (e) {
         if (!(e instanceof FerryError)) throw e;
         planError = e.toJSON();
@@ -65,8 +63,6 @@ export const vmRouter = router({
         metadata,
         estimateBytes: plan ? plan.disks.reduce((s, d) => s + (d.allocatedBytes ?? d.capacityBytes), 0) : 0,
         outputFreeBytes,
-        copyOnly: true as const,
-        note: "Guest conversion is not available yet: jobs copy the disks and write the metadata; the guest keeps its drivers (SATA disks, e1000e NICs).",
       };
     }),
 });

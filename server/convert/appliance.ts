@@ -1,0 +1,179 @@
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { FerryError } from "../errors";
+import { libguestfsEnv, probeAccel, type Accel } from "../qemu/accel";
+
+/**
+ * One libguestfs appliance for one conversion, driven through libguestfs'
+ * Python binding by a tiny shim that speaks JSON lines on stdin/stdout.
+ * (guestfish --remote would do, but its server exits at the first failed
+ * command, and a conversion probes for files that may not exist.) The shim
+ * holds the only handle: when Ferry dies, stdin closes and the appliance goes.
+ */
+
+const SHIM = String.raw`
+import json, sys, guestfs
+g = guestfs.GuestFS(python_return_dict=True)
+g.set_program("ferry")
+out = sys.stdout
+def reply(obj):
+    out.write(json.dumps(obj) + "\n"); out.flush()
+for line in sys.stdin:
+    req = json.loads(line)
+    try:
+        fn = getattr(g, req["op"])
+        res = fn(*req.get("args", []), **req.get("kw", {}))
+        if isinstance(res, bytes): res = res.decode("utf-8", "surrogateescape")
+        reply({"id": req["id"], "ok": True, "result": res})
+    except Exception as e:
+        reply({"id": req["id"], "ok": False, "error": str(e)})
+try:
+    g.shutdown()
+finally:
+    g.close()
+`;
+
+const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find((p) => existsSync(p)) ?? "python3";
+
+export interface ApplianceDrive {
+  path: string;
+  format: "qcow2" | "raw" | "vmdk";
+  readonly?: boolean;
+}
+
+export interface LaunchOptions {
+  drives: ApplianceDrive[];
+  signal?: AbortSignal;
+  /** Appliance memory in MiB (update-initramfs and dracut want room). */
+  memoryMiB?: number;
+  /** Told each libguestfs call, for -v logs. */
+  trace?: (line: string) => void;
+}
+
+/** Calls that may run long inside the appliance (initramfs, grub, package removal). */
+const LONG_CALL_MS = 20 * 60_000;
+const CALL_MS = 5 * 60_000;
+
+export class Appliance {
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; op: string; timer: NodeJS.Timeout }>();
+  private stderr = "";
+  private closed = false;
+
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    readonly accel: Accel,
+    private readonly trace?: (line: string) => void,
+  ) {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      let msg: { id: number; ok: boolean; result?: unknown; error?: string };
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        return;
+      }
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      clearTimeout(p.timer);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new FerryError({ code: "guestfs.call", message: `libguestfs ${p.op}: ${(msg.error ?? "failed").trim()}`, file: null, hint: null }));
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-8000);
+    });
+    child.on("exit", (code, sig) => {
+      this.closed = true;
+      const why = `the libguestfs appliance exited (${code ?? sig}): ${this.stderr.trim().split("\n").slice(-3).join(" ")}`;
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new FerryError({ code: "guestfs.exited", message: why, file: null, hint: "run with -v for the appliance's log" }));
+      }
+      this.pending.clear();
+    });
+  }
+
+  /** Start the appliance with the drives attached, on the accelerator that works here. */
+  static async launch(options: LaunchOptions): Promise<Appliance> {
+    const accel = await probeAccel();
+    const hasSetpriv = existsSync("/usr/bin/setpriv");
+    const argv = hasSetpriv ? ["setpriv", "--pdeathsig", "KILL", "--", PYTHON, "-c", SHIM] : [PYTHON, "-c", SHIM];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: libguestfsEnv(accel) });
+    const a = new Appliance(child, accel, options.trace);
+    const onAbort = () => a.kill();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once("spawn", () => resolve());
+        child.once("error", (e) => reject(new FerryError({ code: "guestfs.missing", message: `cannot start libguestfs: ${e.message}`, file: null, hint: "install python3-guestfs and libguestfs-tools (scripts/setup.sh does)" })));
+      });
+      await a.call("set_memsize", options.memoryMiB ?? 1280);
+      await a.call("set_smp", 2);
+      for (const d of options.drives) {
+        await a.call("add_drive_opts", d.path, { format: d.format, readonly: d.readonly ?? false, discard: d.readonly ? "disable" : "besteffort" });
+      }
+      await a.call("launch");
+      return a;
+    } catch (e) {
+      a.kill();
+      if (e instanceof FerryError && e.code === "guestfs.call" && /launch/.test(e.message)) {
+        throw new FerryError({ code: "guestfs.launch", message: `the libguestfs appliance did not start: ${e.message}`, file: null, hint: "run 'LIBGUESTFS_BACKEND=direct libguestfs-test-tool' to see why" });
+      }
+      throw e;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Call a libguestfs method by its Python name: `call("inspect_os")`. Keyword arguments go in a trailing object. */
+  call<T = unknown>(op: string, ...args: unknown[]): Promise<T> {
+    if (this.closed) return Promise.reject(new FerryError({ code: "guestfs.exited", message: `libguestfs ${op}: the appliance is closed`, file: null, hint: null }));
+    const last = args[args.length - 1];
+    const kw = last && typeof last === "object" && !Array.isArray(last) ? (args.pop() as Record<string, unknown>) : undefined;
+    const id = this.nextId++;
+    this.trace?.(`libguestfs: ${op} ${args.map((a) => JSON.stringify(a)).join(" ")}${kw ? ` ${JSON.stringify(kw)}` : ""}`.slice(0, 300));
+    return new Promise<T>((resolve, reject) => {
+      const ms = op === "launch" || op === "sh" || op === "command" || op === "command_lines" || op === "sh_lines" ? LONG_CALL_MS : CALL_MS;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new FerryError({ code: "guestfs.timeout", message: `libguestfs ${op} took longer than ${ms / 60_000} minutes`, file: null, hint: "the appliance may be stuck; run with -v" }));
+        this.kill();
+      }, ms);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, op, timer });
+      this.child.stdin.write(JSON.stringify({ id, op, args, kw }) + "\n");
+    });
+  }
+
+  /** Like call, but a failure is an answer (null), for probes such as "does this file exist". */
+  async tryCall<T = unknown>(op: string, ...args: unknown[]): Promise<T | null> {
+    try {
+      return await this.call<T>(op, ...args);
+    } catch (e) {
+      if (e instanceof FerryError && e.code === "guestfs.call") return null;
+      throw e;
+    }
+  }
+
+  /** Sync, unmount and stop the appliance: its writes are in the overlays when this returns. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.tryCall("umount_all");
+      await this.call("shutdown");
+    } finally {
+      await new Promise<void>((resolve) => {
+        if (this.closed) return resolve();
+        this.child.once("exit", () => resolve());
+        this.child.stdin.end();
+      });
+    }
+  }
+
+  /** Stop at once (cancel, error): the shim dies and takes qemu with it. */
+  kill(): void {
+    if (this.closed) return;
+    this.child.stdin.end();
+    this.child.kill("SIGKILL");
+  }
+}

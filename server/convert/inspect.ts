@@ -1,0 +1,171 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { FerryError } from "../errors";
+import type { Appliance } from "./appliance";
+import { GuestInspection, VIRTIO_DRIVERS, type GuestFilesystem, type GuestKernel } from "./guest";
+import { listInitramfs, type Compression, type InitramfsListing } from "./initramfs";
+
+/**
+ * Inspection: libguestfs finds the operating system, then Ferry reads what
+ * conversion needs (kernels and their virtio drivers, bootloader, VMware
+ * tools, free space). Mounts the guest's filesystems at their mountpoints
+ * and leaves them mounted for the conversion.
+ */
+
+const TOOLS_PACKAGES = /^(open-vm-tools(-desktop|-dkms|-sdmp)?|vmware-tools(-.*)?|VMwareTools)$/;
+const TOOLS_UNINSTALLER = "/usr/bin/vmware-uninstall-tools.pl";
+
+/** Kernel version order: 6.1.0-10 < 6.1.0-9 would be wrong, so compare numerically. */
+export function compareKernelVersions(a: string, b: string): number {
+  const pa = a.split(/[.\-+_~]/);
+  const pb = b.split(/[.\-+_~]/);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? "";
+    const y = pb[i] ?? "";
+    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
+    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
+    const c = !Number.isNaN(nx) && !Number.isNaN(ny) ? nx - ny : x.localeCompare(y);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
+  const roots = await g.call<string[]>("inspect_os");
+  if (roots.length === 0) {
+    throw new FerryError({ code: "convert.no-os", message: "no operating system was found on the guest's disks", file: null, hint: "check that the right disks were chosen (a data disk alone has no OS); to copy the disks without converting, use --copy-only" });
+  }
+  if (roots.length > 1) {
+    throw new FerryError({ code: "convert.multi-boot", message: `the disks hold ${roots.length} operating systems (${roots.join(", ")})`, file: null, hint: "multi-boot guests are not converted; use --copy-only" });
+  }
+  const root = roots[0]!;
+  const str = (op: string) => g.call<string>(op, root);
+  const num = (op: string) => g.call<number>(op, root);
+  const type = await str("inspect_get_type");
+  const mounts = await g.call<Record<string, string>>("inspect_get_mountpoints", root);
+  const mountpoints = Object.entries(mounts)
+    .map(([mountpoint, device]) => ({ mountpoint, device }))
+    .sort((a, b) => a.mountpoint.length - b.mountpoint.length);
+  for (const m of mountpoints) {
+    // A missing swap or an unmountable extra filesystem must not stop inspection.
+    await g.tryCall("mount", m.device, m.mountpoint);
+  }
+  const base = {
+    type,
+    distro: await str("inspect_get_distro"),
+    majorVersion: await num("inspect_get_major_version"),
+    minorVersion: await num("inspect_get_minor_version"),
+    arch: await str("inspect_get_arch"),
+    product: await str("inspect_get_product_name"),
+    hostname: await str("inspect_get_hostname"),
+    root,
+    packageFormat: await str("inspect_get_package_format"),
+    packageManagement: await str("inspect_get_package_management"),
+    mountpoints,
+  };
+  const linux = type === "linux";
+  return GuestInspection.parse({
+    ...base,
+    kernels: linux ? await kernels(g) : [],
+    bootloader: linux ? await bootloader(g) : { kind: "none", config: null },
+    filesystems: await filesystems(g, mountpoints),
+    vmwareTools: linux ? await vmwareTools(g, base.packageFormat) : [],
+    selinux: linux ? await selinuxEnabled(g) : false,
+  });
+}
+
+async function kernels(g: Appliance): Promise<GuestKernel[]> {
+  const boot = (await g.tryCall<string[]>("ls", "/boot")) ?? [];
+  const found: GuestKernel[] = [];
+  for (const name of boot) {
+    const m = /^vmlinuz-(.+)$/.exec(name);
+    if (!m) continue;
+    const version = m[1]!;
+    const modDir = `/lib/modules/${version}`;
+    if (!(await g.call<boolean>("is_dir", modDir))) continue;
+    const files = (await g.tryCall<string[]>("glob_expand", `${modDir}/kernel/drivers/*/virtio*.ko*`)) ?? [];
+    const moduleNames = new Set(files.map((f) => f.replace(/^.*\//, "").replace(/\.ko(\..*)?$/, "").replace(/-/g, "_")));
+    const builtinText = (await g.tryCall<string>("cat", `${modDir}/modules.builtin`)) ?? "";
+    const builtin = new Set(builtinText.split("\n").map((l) => l.replace(/^.*\//, "").replace(/\.ko$/, "").replace(/-/g, "_")));
+    const virtio = Object.fromEntries(VIRTIO_DRIVERS.map((d) => [d, builtin.has(d) ? "builtin" : moduleNames.has(d) ? "module" : "missing"]));
+    let initrd: string | null = null;
+    for (const candidate of [`/boot/initrd.img-${version}`, `/boot/initramfs-${version}.img`, `/boot/initrd-${version}`]) {
+      if (await g.call<boolean>("is_file", candidate)) {
+        initrd = candidate;
+        break;
+      }
+    }
+    found.push({ version, vmlinuz: `/boot/${name}`, initrd, virtio: virtio as GuestKernel["virtio"] });
+  }
+  return found.sort((a, b) => compareKernelVersions(b.version, a.version));
+}
+
+async function bootloader(g: Appliance): Promise<GuestInspection["bootloader"]> {
+  for (const config of ["/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"]) {
+    if (await g.call<boolean>("is_file", config)) return { kind: "grub2", config };
+  }
+  for (const config of ["/boot/grub/menu.lst", "/boot/grub/grub.conf"]) {
+    if (await g.call<boolean>("is_file", config)) return { kind: "grub-legacy", config };
+  }
+  return { kind: "none", config: null };
+}
+
+async function filesystems(g: Appliance, mountpoints: Array<{ mountpoint: string; device: string }>): Promise<GuestFilesystem[]> {
+  const out: GuestFilesystem[] = [];
+  const mounted = new Set(Object.values(await g.call<Record<string, string>>("mountpoints")));
+  for (const m of mountpoints) {
+    if (!mounted.has(m.mountpoint)) continue;
+    const st = await g.tryCall<Record<string, number>>("statvfs", m.mountpoint);
+    if (!st) continue;
+    const bsize = st.frsize || st.bsize || 0;
+    out.push({ mountpoint: m.mountpoint, device: m.device, sizeBytes: (st.blocks ?? 0) * bsize, freeBytes: (st.bfree ?? 0) * bsize, inodes: st.files ?? 0, freeInodes: st.ffree ?? 0 });
+  }
+  return out;
+}
+
+async function vmwareTools(g: Appliance, packageFormat: string): Promise<string[]> {
+  const found: string[] = [];
+  if (packageFormat === "deb") {
+    const text = (await g.tryCall<string>("sh", "dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n' 2>/dev/null || true")) ?? "";
+    for (const line of text.split("\n")) {
+      const [pkg, status] = line.trim().split(/\s+/);
+      if (pkg && status?.startsWith("i") && TOOLS_PACKAGES.test(pkg)) found.push(pkg);
+    }
+  } else if (packageFormat === "rpm") {
+    const text = (await g.tryCall<string>("sh", "rpm -qa --qf '%{NAME}\\n' 2>/dev/null || true")) ?? "";
+    for (const pkg of text.split("\n").map((l) => l.trim())) if (TOOLS_PACKAGES.test(pkg)) found.push(pkg);
+  }
+  if (await g.call<boolean>("is_file", TOOLS_UNINSTALLER)) found.push(TOOLS_UNINSTALLER);
+  return found;
+}
+
+async function selinuxEnabled(g: Appliance): Promise<boolean> {
+  const text = await g.tryCall<string>("cat", "/etc/selinux/config");
+  return !!text && /^\s*SELINUX\s*=\s*(enforcing|permissive)\s*$/m.test(text);
+}
+
+/** Decompress with Node for gzip, with the host's tools for the rest (zstd is Debian 12's default). */
+export function hostDecompress(kind: Compression, data: Buffer): Buffer {
+  if (kind === "gzip") return gunzipSync(data);
+  const tool = { zstd: ["zstd", "-dcq"], xz: ["xz", "-dc"], lzma: ["xz", "--format=lzma", "-dc"], lz4: ["lz4", "-dcq"], bzip2: ["bzip2", "-dc"] }[kind];
+  const r = spawnSync(tool[0]!, tool.slice(1), { input: data, maxBuffer: 2 * 1024 ** 3 });
+  if (r.error || r.status !== 0) {
+    throw new FerryError({ code: "initramfs.decompress", message: `cannot decompress the ${kind} part of the initramfs: ${r.error?.message ?? r.stderr.toString().trim()}`, file: null, hint: `install ${tool[0]} on the Ferry host` });
+  }
+  return r.stdout;
+}
+
+/** Download the guest's initramfs to the host and list it there (fast, unlike lsinitramfs under emulation). */
+export async function readGuestInitramfs(g: Appliance, path: string): Promise<InitramfsListing> {
+  const dir = mkdtempSync(join(tmpdir(), "ferry-initrd-"));
+  try {
+    const local = join(dir, "initrd");
+    await g.call("download", path, local);
+    return listInitramfs(readFileSync(local), hostDecompress, path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

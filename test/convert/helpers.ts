@@ -1,0 +1,59 @@
+import { createHash } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { inspectGuest } from "../../server/input/inspect-guest";
+import { runPipeline, type PipelineEvent } from "../../server/pipeline";
+import { planTarget, type PlanOptions } from "../../server/plan";
+
+/** Every file of a guest folder with its checksum and mtime: the source must come out of a run unchanged. */
+export function fingerprint(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir).sort()) {
+    const p = join(dir, f);
+    const st = statSync(p);
+    out[f] = `${createHash("sha256").update(readFileSync(p)).digest("hex")} ${st.size} ${st.mtimeMs}`;
+  }
+  return out;
+}
+
+/** A file from the ext4 partition (at 1 MiB) of a raw disk image, read on the host; null when absent. */
+export function guestFile(raw: string, path: string): Buffer | null {
+  const r = spawnSync("debugfs", ["-R", `cat ${path}`, `${raw}?offset=1048576`], { maxBuffer: 512 * 1024 ** 2 });
+  if (r.status !== 0 || /not found|File not found/i.test(r.stderr.toString())) return null;
+  return r.stdout;
+}
+
+export function guestText(raw: string, path: string): string | null {
+  return guestFile(raw, path)?.toString("utf8") ?? null;
+}
+
+export interface Run {
+  events: PipelineEvent[];
+  error: Error | null;
+  failedStage: string | null;
+  started: string[];
+}
+
+/** The pipeline, in-process, collecting events. */
+export async function run(vmx: string, options: Partial<PlanOptions> & { outputDir: string }, bootTimeoutMs?: number): Promise<Run> {
+  const events: PipelineEvent[] = [];
+  let error: Error | null = null;
+  try {
+    const plan = planTarget(inspectGuest(vmx), options);
+    await runPipeline(plan, { emit: (e) => events.push(e), bootTimeoutMs });
+  } catch (e) {
+    error = e as Error;
+  }
+  const stages = events.filter((e): e is Extract<PipelineEvent, { type: "stage" }> => e.type === "stage");
+  return {
+    events,
+    error,
+    failedStage: stages.find((s) => s.state === "failed")?.name ?? null,
+    started: stages.filter((s) => s.state === "started").map((s) => s.name),
+  };
+}
+
+export function validateXml(path: string): void {
+  execFileSync("virt-xml-validate", [path, "domain"], { stdio: "pipe" });
+}

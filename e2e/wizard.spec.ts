@@ -128,3 +128,35 @@ test("a reload mid-conversion resumes the progress view", async ({ page }, info)
   await page.screenshot({ path: info.outputPath("reloaded.png"), fullPage: true });
   await expect(page.getByLabel("Job state")).toHaveText("succeeded", { timeout: 60_000 });
 });
+
+test("converts the real Debian 12 guest: virtio in the review, the conversion and a passed boot check on the job page", async ({ page }, info) => {
+  test.setTimeout(15 * 60_000);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await scanDemo(page);
+  await page.getByRole("checkbox", { name: "Select debian12", exact: true }).check();
+  await page.getByRole("button", { name: "Preview guest" }).click();
+  await expect(page.getByRole("table", { name: "Disks of debian12" })).toContainText("monolithicSparse");
+  await page.getByRole("button", { name: "Next: Target" }).click();
+  await expect(page.getByRole("checkbox", { name: /Convert for KVM/ })).toBeChecked();
+  await expect(page.getByRole("checkbox", { name: /Boot the result/ })).toBeChecked();
+  await page.getByRole("button", { name: "Next: Review" }).click();
+  const changes = page.getByRole("table", { name: "Changes" });
+  await expect(changes).toContainText("virtio as vda");
+  await expect(changes).toContainText("/dev/sda");
+  await expect(changes).toContainText("enp1s0");
+  await expect(page.getByText("<target dev='vda' bus='virtio'/>")).toBeVisible();
+  await page.screenshot({ path: info.outputPath("debian12-review.png"), fullPage: true });
+  await page.getByRole("button", { name: "Start import of 1 guest" }).click();
+  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole("list", { name: "Conversion" })).toContainText("Removed open-vm-tools", { timeout: 10 * 60_000 });
+  await expect(page.getByLabel("Guest inspection")).toContainText("Debian 12");
+  await expect(page.getByLabel("Job state")).toHaveText("succeeded", { timeout: 12 * 60_000 });
+  await expect(page.getByLabel("Boot check result")).toContainText("booted");
+  await expect(page.getByLabel("Boot check result")).toContainText("DHCP from 00:0c:29:5e:7a:01");
+  await expect(page.getByLabel("Serial console")).toContainText("debian12 login:");
+  await expect(page.getByRole("img", { name: /Screen of the converted guest/ })).toBeVisible();
+  const outputs = page.getByRole("list", { name: "Output files" });
+  await expect(outputs).toContainText("debian12-vda");
+  await expect(outputs).toContainText("debian12-console.log");
+  await page.screenshot({ path: info.outputPath("debian12-done.png"), fullPage: true });
+});

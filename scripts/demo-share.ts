@@ -3,8 +3,9 @@
  * sample guests made with qemu-img, each showing something the wizard must
  * handle. Made once; remade when the recipe changes (DEMO_VERSION).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { loadConfig } from "../server/shares";
 import { makeGuest } from "../test/fixtures/guest";
 
@@ -35,11 +36,44 @@ export function makeDemoShare(dir: string): void {
   writeFileSync(marker, DEMO_VERSION + "\n");
 }
 
+/**
+ * The real Debian 12 guests (scripts/build-guest.sh, cached) under linux/:
+ * the ones to convert and boot-check from the wizard. Hard links, so the
+ * share costs no space; a copy when the cache is on another filesystem.
+ * Skipped with a note when the guests cannot be built here (not root, no mirror).
+ */
+export function addDebianGuests(dir: string): void {
+  let cache: string;
+  try {
+    cache = execFileSync("bash", [resolve(__dirname, "build-guest.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").at(-1)!;
+  } catch {
+    console.error("demo share: the Debian 12 test guests could not be built here; the share has the small sample guests only");
+    return;
+  }
+  const recipe = readFileSync(join(cache, "RECIPE"), "utf8");
+  const marker = join(dir, "linux", ".recipe");
+  if (existsSync(marker) && readFileSync(marker, "utf8") === recipe) return;
+  rmSync(join(dir, "linux"), { recursive: true, force: true });
+  for (const guest of ["debian12", "debian12-split", "debian12-strict"]) {
+    const to = join(dir, "linux", guest);
+    mkdirSync(to, { recursive: true });
+    for (const f of readdirSync(join(cache, guest))) {
+      try {
+        linkSync(join(cache, guest, f), join(to, f));
+      } catch {
+        copyFileSync(join(cache, guest, f), join(to, f));
+      }
+    }
+  }
+  writeFileSync(marker, recipe);
+}
+
 if (process.argv[1]?.endsWith("demo-share.ts")) {
   const config = loadConfig();
   const demo = config.shares.find((s) => s.name === "demo");
   if (demo) {
     makeDemoShare(demo.path);
+    addDebianGuests(demo.path);
     console.error(`demo share ready: ${demo.path}`);
   }
   for (const o of config.outputs) mkdirSync(o.path, { recursive: true });

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../server/shares";
 import { makeGuest } from "../test/fixtures/guest";
-import { makeDemoShare } from "./demo-share";
+import { addDebianGuests, makeDemoShare } from "./demo-share";
 
 const config = loadConfig();
 for (const f of ["ferry.db", "ferry.db-wal", "ferry.db-shm", "overlays"]) rmSync(join(config.dataDir, f), { recursive: true, force: true });
@@ -16,6 +16,7 @@ for (const o of config.outputs) {
 }
 const demo = config.shares.find((s) => s.name === "demo")!;
 makeDemoShare(demo.path);
+addDebianGuests(demo.path);
 if (!existsSync(join(demo.path, "archive", "archive01", "archive01.vmx"))) {
   makeGuest(join(demo.path, "archive"), "archive01", [{ slot: "scsi0:0", sizeMiB: 1024, dataMiB: 256 }]);
 }

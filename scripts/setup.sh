@@ -2,7 +2,12 @@
 # Installs whatever is missing on a fresh Debian machine with Node 20, then
 # (with --build) builds the web app when its sources changed.
 #   Debian packages: chromium (end-to-end tests), qemu-utils (qemu-img, qemu-io),
-#                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML)
+#                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML),
+#                    libguestfs-tools + python3-guestfs (inspection and conversion, one
+#                    appliance per run), linux-image-amd64 (the appliance's kernel: supermin
+#                    builds it from the host's), qemu-system-x86 (the boot check),
+#                    debootstrap, fdisk, e2fsprogs, zstd (the Debian test guest builder;
+#                    zstd and xz also read guests' initramfs images)
 #   npm packages:    npm ci, when package-lock.json changed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +27,20 @@ command -v qemu-img >/dev/null && command -v qemu-io >/dev/null || missing+=(qem
 command -v prlimit >/dev/null || missing+=(util-linux)
 command -v virt-xml-validate >/dev/null || missing+=(libvirt-clients)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)
+command -v guestfish >/dev/null || missing+=(libguestfs-tools)
+/usr/bin/python3 -c 'import guestfs' 2>/dev/null || missing+=(python3-guestfs)
+ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v sfdisk >/dev/null || missing+=(fdisk)
+command -v debugfs >/dev/null && command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
+command -v zstd >/dev/null || missing+=(zstd)
+command -v xz >/dev/null || missing+=(xz-utils)
+# npm run bench compares the conversion with Debian's virt-v2v (which needs nbdkit at run time).
+if [ "${1:-}" = "--bench" ]; then
+  command -v virt-v2v >/dev/null || missing+=(virt-v2v)
+  command -v nbdkit >/dev/null || missing+=(nbdkit)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -5,6 +5,7 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useState } from "react";
+import { describeOs } from "@/server/convert/guest";
 import type { PipelineEvent } from "@/server/pipeline/events";
 import { formatBytes } from "@/server/units";
 import { useTRPC } from "../TrpcProvider";
@@ -25,6 +26,57 @@ function duration(s: number): string {
   if (!Number.isFinite(s)) return "—";
   const m = Math.floor(s / 60);
   return m ? `${m} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
+}
+
+type Guest = Extract<PipelineEvent, { type: "inspection" }>["guest"];
+type Conversion = Extract<PipelineEvent, { type: "conversion" }>["report"];
+
+/** What inspection found and what the conversion changed. */
+function GuestCard({ guest, conversion }: { guest: Guest; conversion: Conversion | null }) {
+  return (
+    <Card title="Guest" id="guest-heading">
+      <dl className="grid grid-cols-[9rem_1fr] gap-x-3 gap-y-1 text-sm" aria-label="Guest inspection">
+        <dt className="font-medium">Operating system</dt><dd>{describeOs(guest)} ({guest.type}, {guest.arch})</dd>
+        <dt className="font-medium">Root</dt><dd className="font-mono text-xs">{guest.root} · {guest.mountpoints.map((m) => `${m.mountpoint} ${m.device}`).join(", ")}</dd>
+        <dt className="font-medium">Kernels</dt><dd>{guest.kernels.map((k) => `${k.version} (virtio: ${Object.entries(k.virtio).filter(([, w]) => w !== "missing").map(([d]) => d).join(", ") || "none"})`).join("; ") || "none"}</dd>
+        <dt className="font-medium">Free space</dt><dd>{guest.filesystems.map((f) => `${f.mountpoint} ${formatBytes(f.freeBytes)} of ${formatBytes(f.sizeBytes)}`).join(", ")}</dd>
+        {guest.vmwareTools.length > 0 && <><dt className="font-medium">VMware tools</dt><dd>{guest.vmwareTools.join(", ")}</dd></>}
+      </dl>
+      {conversion && (
+        <ul className="mt-3 list-disc space-y-1 pl-5 text-sm" aria-label="Conversion">
+          {conversion.removedTools.length > 0 && <li>Removed {conversion.removedTools.join(", ")}</li>}
+          <li>{conversion.initramfs.rebuilt ? `Rebuilt ${conversion.initramfs.file} with ${conversion.initramfs.added.join(", ")}` : `${conversion.initramfs.file} already had ${conversion.initramfs.present.join(", ")}: not rebuilt`}</li>
+          {[...new Set(conversion.remapped.map((r) => `${r.from} → ${r.to}`))].map((r) => <li key={r}>Renamed {r} ({conversion.remapped.filter((x) => `${x.from} → ${x.to}` === r).map((x) => x.file).join(", ")})</li>)}
+          {[...new Set(conversion.network.map((r) => `${r.from} → ${r.to}`))].map((r) => <li key={r}>Network {r}</li>)}
+          {conversion.serialConsole && <li>Serial console on ttyS0</li>}
+          {conversion.selinuxRelabel && <li>SELinux relabel at first boot</li>}
+        </ul>
+      )}
+    </Card>
+  );
+}
+
+/** The boot check: verdict, screenshot and the end of the serial console. */
+function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { type: "boot" }> }) {
+  const trpc = useTRPC();
+  const evidence = useQuery(trpc.jobs.bootEvidence.queryOptions({ id }));
+  const lines = evidence.data?.console ? evidence.data.console.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "").split("\n").slice(-40).join("\n") : boot.lastLines.join("\n");
+  return (
+    <Card title="Boot check" id="boot-heading">
+      <p className="text-sm" role="status" aria-label="Boot check result">
+        {boot.ok ? <Badge tone="ok">booted</Badge> : <Badge tone="critical">did not boot</Badge>}{" "}
+        {boot.ok ? `Login prompt “${boot.line}” after ${boot.seconds} s` : boot.failure} ({boot.accel === "kvm" ? "KVM" : "software emulation"})
+        {boot.ok && (boot.dhcpFrom.length ? ` · network up: DHCP from ${boot.dhcpFrom.join(", ")}` : " · no DHCP request seen")}
+      </p>
+      <div className="mt-3 grid gap-3 xl:grid-cols-2">
+        {evidence.data?.screenshot && (
+          // eslint-disable-next-line @next/next/no-img-element -- a data: URL from the API, not a static asset
+          <img src={evidence.data.screenshot} alt="Screen of the converted guest at the end of the boot check" className="w-full rounded border border-slate-200 dark:border-slate-700" />
+        )}
+        <pre aria-label="Serial console" className="max-h-72 overflow-auto whitespace-pre-wrap rounded bg-slate-950 p-2 font-mono text-xs text-slate-100">{lines}</pre>
+      </div>
+    </Card>
+  );
 }
 
 /** One job: stage timeline, per-disk progress, live log, outputs; live over SSE, resumed after reloads. */
@@ -71,6 +123,9 @@ export function JobView({ id }: { id: string }) {
     let total = 0;
     let result: Extract<PipelineEvent, { type: "result" }> | null = null;
     let error: Extract<PipelineEvent, { type: "error" }> | null = null;
+    let guest: Extract<PipelineEvent, { type: "inspection" }>["guest"] | null = null;
+    let conversion: Extract<PipelineEvent, { type: "conversion" }>["report"] | null = null;
+    let boot: Extract<PipelineEvent, { type: "boot" }> | null = null;
     const log: { t: number; kind: string; text: string }[] = [];
     for (const { data: e } of events) {
       if (e.type === "stage") {
@@ -83,8 +138,11 @@ export function JobView({ id }: { id: string }) {
         log.push({ t: e.t, kind: "error", text: `${e.message}${e.hint ? ` (${e.hint})` : ""}` });
       } else if (e.type === "log") log.push({ t: e.t, kind: "log", text: e.message });
       else if (e.type === "warning") log.push({ t: e.t, kind: "warning", text: e.message });
+      else if (e.type === "inspection") guest = e.guest;
+      else if (e.type === "conversion") conversion = e.report;
+      else if (e.type === "boot") boot = e;
     }
-    return { stages: [...stages.entries()].sort((a, b) => a[0] - b[0]), progress: [...progress.values()].sort((a, b) => a.disk - b.disk), total, result, error, log };
+    return { stages: [...stages.entries()].sort((a, b) => a[0] - b[0]), progress: [...progress.values()].sort((a, b) => a.disk - b.disk), total, result, error, log, guest, conversion, boot };
   }, [events]);
 
   if (job.error) return <ErrorBox error={job.error} title="This job cannot be shown" />;
@@ -161,6 +219,8 @@ export function JobView({ id }: { id: string }) {
               </ul>
             </Card>
           )}
+          {view.guest && <GuestCard guest={view.guest} conversion={view.conversion} />}
+          {view.boot && <BootCard id={id} boot={view.boot} />}
           {j.error && <Alert tone={j.state === "failed" ? "critical" : "warning"} title={j.state === "failed" ? "The job failed" : `The job was ${j.state}`}><p>{j.error.file ? `${j.error.file}: ` : ""}{j.error.message}</p>{j.error.hint && <p className="mt-1">{j.error.hint}</p>}</Alert>}
           <Card title="Log" id="log-heading">
             <pre aria-label="Job log" className="max-h-72 overflow-auto whitespace-pre-wrap font-mono text-xs">

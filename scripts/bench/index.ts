@@ -17,6 +17,8 @@ import { scanShare } from "../../server/shares";
 import { SqliteJobStore, Worker, jobBus } from "../../server/jobs";
 import { runPipeline, type PipelineEvent } from "../../server/pipeline";
 import { planTarget } from "../../server/plan";
+import { libguestfsEnv, probeAccel } from "../../server/qemu/accel";
+import { debianGuests } from "../../test/fixtures/linux-guest";
 
 interface Row {
   name: string;
@@ -55,7 +57,36 @@ async function seconds(fn: () => Promise<void> | void): Promise<number> {
   return Number(process.hrtime.bigint() - s) / 1e9;
 }
 
+/** `npm run bench -- conversion` runs only the benchmarks whose name contains a word given. */
+const only = process.argv.slice(2).map((a) => a.toLowerCase());
+const wanted = (name: string) => only.length === 0 || only.some((w) => name.toLowerCase().includes(w));
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
 try {
+  // The whole conversion of the Debian 12 test guest, Ferry (boot check included) against Debian's virt-v2v.
+  if (wanted("conversion")) {
+    const guests = debianGuests();
+    const accel = await probeAccel();
+    const env = libguestfsEnv(accel);
+    const ferryOut = mkdtempSync(join(work, "ferry-"));
+    const ferry = await seconds(() => {
+      execFileSync(join(root, "bin", "ferry"), ["-i", "vmx", guests.debian12, "-o", "local", "-os", ferryOut], { stdio: "ignore" });
+    });
+    if (!existsSync(join(ferryOut, "debian12-console.log"))) throw new Error("ferry did not run its boot check");
+    let v2v = NaN;
+    try {
+      execFileSync("virt-v2v", ["--version"], { stdio: "ignore" });
+      const v2vOut = mkdtempSync(join(work, "v2v-"));
+      v2v = await seconds(() => {
+        execFileSync("virt-v2v", ["-i", "vmx", guests.debian12, "-o", "local", "-os", v2vOut], { stdio: "ignore", env });
+      });
+    } catch (e) {
+      console.warn(`(virt-v2v did not run: ${(e as Error).message.split("\n")[0]}; apt-get install virt-v2v)`);
+    }
+    rows.push({ name: `convert the Debian 12 guest (${accel.kind}; Ferry includes its boot check)`, unit: "s", ferry, baseline: v2v, baselineName: "virt-v2v -i vmx -o local (Debian 12)", targetRatio: 1 });
+  }
+
+  if (wanted("copy scan events inspect vmx")) {
   // 0. The copy stage of a 4 GiB disk holding 1 GiB, against a bare qemu-img convert of the same file.
   {
     const vmx = makeGuest(work, "copy4g", [{ slot: "scsi0:0", sizeMiB: 4096, dataMiB: 1024 }]);
@@ -211,6 +242,7 @@ try {
       ),
       baselineName: "naive key=value split (no tree, no model)",
     });
+  }
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { describeOs } from "../convert/guest";
 import { formatBytes } from "../units";
 import type { PipelineEvent } from "../pipeline";
 import type { CliIo } from "./main";
@@ -46,7 +47,7 @@ export function humanPrinter(io: CliIo, verbose: boolean, tty = Boolean(process.
         break; // the CLI prints the error once, as ferry: error: FILE: message
       case "inspection":
         clearBar();
-        io.err(`ferry: guest: ${e.guest.product || e.guest.distro} (${e.guest.arch}), root ${e.guest.root}, ${e.guest.kernels.length} kernel${e.guest.kernels.length === 1 ? "" : "s"}\n`);
+        io.err(`ferry: guest: ${describeOs(e.guest)} (${e.guest.arch}), root ${e.guest.root}, ${e.guest.kernels.length} kernel${e.guest.kernels.length === 1 ? "" : "s"}\n`);
         break;
       case "conversion": {
         clearBar();

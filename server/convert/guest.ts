@@ -64,3 +64,10 @@ export const ConversionReport = z.object({
   selinuxRelabel: z.boolean(),
 });
 export type ConversionReport = z.infer<typeof ConversionReport>;
+
+/** "Debian 12.15", "Red Hat Enterprise Linux 9.4": libguestfs gives Debian's product as the bare version. */
+export function describeOs(g: Pick<GuestInspection, "product" | "distro" | "majorVersion" | "minorVersion">): string {
+  const distro = g.distro === "unknown" ? "" : g.distro.charAt(0).toUpperCase() + g.distro.slice(1);
+  if (!g.product || g.product === "unknown") return [distro || "unknown OS", `${g.majorVersion}.${g.minorVersion}`].join(" ");
+  return /^\d/.test(g.product) ? `${distro} ${g.product}`.trim() : g.product;
+}

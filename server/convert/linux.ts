@@ -1,8 +1,8 @@
 import { FerryError } from "../errors";
 import type { Appliance } from "./appliance";
-import { VIRTIO_DRIVERS, type ConversionReport, type GuestInspection, type GuestKernel } from "./guest";
+import { describeOs, VIRTIO_DRIVERS, type ConversionReport, type GuestInspection, type GuestKernel } from "./guest";
 import { readGuestInitramfs } from "./inspect";
-import { addModuleLines, dropHwaddr, ensureSerialConsole, ifupdownInterfaces, interfaceRenames, netplanInterfaces, remapDevices, renameInterfaces } from "./remap";
+import { addModuleLines, pinKernelRoot, dropHwaddr, ensureSerialConsole, ifupdownInterfaces, interfaceRenames, netplanInterfaces, remapDevices, renameInterfaces } from "./remap";
 
 /**
  * Linux conversion, as virt-v2v does it but checking before changing:
@@ -16,6 +16,8 @@ export interface LinuxTarget {
   devices: Map<string, string>;
   /** The target's interface names, NIC by NIC (enp1s0, ...). */
   nicNames: string[];
+  /** The target's disk names in the order the disks were given to the appliance (vda, vdb...). */
+  targetDisks: string[];
   log: (message: string) => void;
   warn: (code: string, message: string) => void;
 }
@@ -29,7 +31,7 @@ export function refuseUnconvertible(g: GuestInspection): GuestKernel {
     throw new FerryError({ code: "convert.unsupported-os", message: `the guest's operating system (${g.type}${g.distro !== "unknown" ? `, ${g.distro}` : ""}) is not one Ferry converts`, file: null, hint: "Ferry converts Linux guests; use --copy-only to copy the disks as they are" });
   }
   if (g.kernels.length === 0) {
-    throw new FerryError({ code: "convert.no-kernel", message: `${g.product || "the Linux guest"} has no kernel in /boot (with modules under /lib/modules)`, file: null, hint: "install a kernel package in the guest on VMware and run Ferry again, or use --copy-only" });
+    throw new FerryError({ code: "convert.no-kernel", message: `${describeOs(g)} has no kernel in /boot (with modules under /lib/modules)`, file: null, hint: "install a kernel package in the guest on VMware and run Ferry again, or use --copy-only" });
   }
   const usable = g.kernels.find((k) => VIRTIO_DRIVERS.every((d) => k.virtio[d] !== "missing"));
   if (!usable) {
@@ -41,7 +43,7 @@ export function refuseUnconvertible(g: GuestInspection): GuestKernel {
     throw new FerryError({ code: "convert.no-initramfs", message: `kernel ${usable.version} has no initramfs in /boot`, file: null, hint: "create one in the guest (update-initramfs -c -k VERSION or dracut) and run Ferry again" });
   }
   if (g.packageFormat !== "deb" && g.packageFormat !== "rpm") {
-    throw new FerryError({ code: "convert.unsupported-distro", message: `${g.product}: Ferry converts Debian/Ubuntu (deb) and RHEL-family (rpm) guests, not ${g.distro}`, file: null, hint: "use --copy-only" });
+    throw new FerryError({ code: "convert.unsupported-distro", message: `${describeOs(g)}: Ferry converts Debian/Ubuntu (deb) and RHEL-family (rpm) guests, not ${g.distro}`, file: null, hint: "use --copy-only" });
   }
   return usable;
 }
@@ -141,7 +143,15 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
     } catch (e) {
       target.warn("convert.grub", `${cmd} failed (${(e as Error).message.slice(0, 300)}); ${g.bootloader.config} was edited in place instead`);
     }
-    await remapFile(g.bootloader.config);
+    if (report.grubRegenerated) {
+      const root = targetRootDevice(g.root, target.targetDisks);
+      const cfg = await read(g.bootloader.config);
+      if (root && cfg !== null) {
+        const r = pinKernelRoot(cfg, root);
+        if (r.edits.length) await write(g.bootloader.config, r.text);
+        for (const e of r.edits) report.remapped.push({ file: g.bootloader.config, ...e });
+      }
+    } else await remapFile(g.bootloader.config);
     const cfg = await read(g.bootloader.config);
     if (cfg !== null && !report.grubRegenerated && !/console=ttyS0/.test(cfg)) {
       await write(g.bootloader.config, cfg.replace(/^(\s*linux\S*\s+\S+.*)$/gm, (l) => `${l} console=tty0 console=ttyS0,115200n8`));
@@ -161,6 +171,16 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
     report.selinuxRelabel = true;
   }
   return report;
+}
+
+/** The root partition's name on the target: libguestfs' /dev/sdb2 is the second disk's partition 2. */
+export function targetRootDevice(root: string, targetDisks: string[]): string | null {
+  const m = /^\/dev\/sd([a-z]+)(\d*)$/.exec(root);
+  if (!m) return null; // LVM, md, by-uuid: names that do not change
+  let index = 0;
+  for (const c of m[1]!) index = index * 26 + (c.charCodeAt(0) - 96);
+  const disk = targetDisks[index - 1];
+  return disk ? `/dev/${disk}${m[2]}` : null;
 }
 
 async function renameNetwork(app: Appliance, target: LinuxTarget, report: ConversionReport): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addModuleLines, deviceMap, dropHwaddr, ensureSerialConsole, ifupdownInterfaces, interfaceRenames, netplanInterfaces, remapDevices, renameInterfaces } from "./remap";
+import { addModuleLines, deviceMap, dropHwaddr, ensureSerialConsole, ifupdownInterfaces, interfaceRenames, netplanInterfaces, pinKernelRoot, remapDevices, renameInterfaces } from "./remap";
 
 const map = deviceMap([
   { bus: "scsi", targetDev: "vda" },
@@ -67,5 +67,15 @@ describe("serial console and modules", () => {
   it("adds only the missing modules to /etc/initramfs-tools/modules", () => {
     expect(addModuleLines("# comment\nvmw_pvscsi\nvirtio_blk\n", ["virtio_blk", "virtio_scsi"])).toBe("# comment\nvmw_pvscsi\nvirtio_blk\n# added by Ferry for KVM\nvirtio_scsi\n");
     expect(addModuleLines("virtio_blk", ["virtio_blk"])).toBe("virtio_blk");
+  });
+});
+
+describe("pinKernelRoot", () => {
+  it("points root=/dev/... on kernel lines at the target's root, whatever the appliance called it", () => {
+    const cfg = "menuentry 'Debian' {\n\tlinux\t/boot/vmlinuz-6.1 root=/dev/sdb1 ro console=ttyS0\n\tinitrd\t/boot/initrd.img-6.1\n}\n\tlinux /boot/vmlinuz-6.1 root=UUID=abc ro\n\tlinux16 /vmlinuz root=/dev/sda1\n";
+    const r = pinKernelRoot(cfg, "/dev/vda1");
+    expect(r.text).toBe("menuentry 'Debian' {\n\tlinux\t/boot/vmlinuz-6.1 root=/dev/vda1 ro console=ttyS0\n\tinitrd\t/boot/initrd.img-6.1\n}\n\tlinux /boot/vmlinuz-6.1 root=UUID=abc ro\n\tlinux16 /vmlinuz root=/dev/vda1\n");
+    expect(r.edits).toEqual([{ from: "/dev/sdb1", to: "/dev/vda1" }, { from: "/dev/sda1", to: "/dev/vda1" }]);
+    expect(pinKernelRoot("linux /k root=/dev/mapper/vg-root ro\n", "/dev/vda1").edits).toEqual([]);
   });
 });

@@ -147,3 +147,18 @@ export function addModuleLines(modulesFile: string, drivers: string[]): string {
   const sep = modulesFile === "" || modulesFile.endsWith("\n") ? "" : "\n";
   return `${modulesFile}${sep}# added by Ferry for KVM\n${add.join("\n")}\n`;
 }
+
+/**
+ * After grub-mkconfig in the appliance, a `root=/dev/...` on the kernel
+ * lines names the disk as the appliance's kernel saw it (sda, or sdb when
+ * the appliance's own disk was found first): point it at the target's root.
+ */
+export function pinKernelRoot(grubCfg: string, rootDevice: string): { text: string; edits: Edit[] } {
+  const edits: Edit[] = [];
+  const text = grubCfg.replace(/^(\s*linux(?:16|efi)?\s+\S+.*?\sroot=)(\/dev\/(?:sd|hd|vd|xvd)[a-z]{1,3}\d*)(?=\s|$)/gm, (whole, head: string, dev: string) => {
+    if (dev === rootDevice) return whole;
+    if (!edits.some((e) => e.from === dev)) edits.push({ from: dev, to: rootDevice });
+    return `${head}${rootDevice}`;
+  });
+  return { text, edits };
+}

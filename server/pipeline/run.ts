@@ -7,7 +7,7 @@ import { openOutput, type Output } from "../output";
 import type { TargetPlan } from "../plan";
 import { Appliance } from "../convert/appliance";
 import { checkGuestFreeSpace } from "../convert/free-space";
-import type { GuestInspection } from "../convert/guest";
+import { describeOs, type GuestInspection } from "../convert/guest";
 import { inspectGuestOs } from "../convert/inspect";
 import { convertLinux } from "../convert/linux";
 import { bootCheckFiles } from "../output/output";
@@ -154,7 +154,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
         const g = await inspectGuestOs(ctx.appliance);
         ctx.guest = g;
         emit({ type: "inspection", t: t(), guest: g });
-        log(`${g.product || g.distro} (${g.type}, ${g.distro} ${g.majorVersion}.${g.minorVersion}, ${g.arch}); root ${g.root}; package format ${g.packageFormat}`);
+        log(`${describeOs(g)} (${g.type}, ${g.arch}); root ${g.root}; package format ${g.packageFormat}`);
         for (const k of g.kernels) log(`kernel ${k.version}: ${Object.entries(k.virtio).map(([d, w]) => `${d} ${w}`).join(", ")}`);
         if (g.vmwareTools.length) log(`VMware tools: ${g.vmwareTools.join(", ")}`);
       },
@@ -174,6 +174,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
         const report = await convertLinux(ctx.appliance, ctx.guest, {
           devices: new Map(Object.entries(plan.conversion.devices)),
           nicNames: plan.conversion.nicNames,
+          targetDisks: plan.disks.map((d) => d.dev),
           log,
           warn,
         });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { tracked, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { Job, JobOptions, JobState, jobBus } from "../../jobs";
@@ -53,6 +54,28 @@ export const jobsRouter = router({
     .query(({ ctx, input }) => {
       const job = mustGet(ctx.ferry.store, input.id);
       return { generatedAt: new Date().toISOString(), job, events: ctx.ferry.store.events(job.id, 0, 100_000) };
+    }),
+
+  /**
+   * The boot check's evidence for the job page: the end of the console log
+   * and the screenshot, read from the files the job wrote (only those).
+   */
+  bootEvidence: authedProcedure
+    .input(z.object({ id: Id }))
+    .output(z.object({ console: z.string().nullable(), screenshot: z.string().nullable() }))
+    .query(({ ctx, input }) => {
+      const job = mustGet(ctx.ferry.store, input.id);
+      const read = (kind: "console" | "screenshot") => {
+        const f = job.outputs.find((o) => o.kind === kind);
+        if (!f) return null;
+        try {
+          const buf = readFileSync(f.path);
+          return kind === "console" ? buf.subarray(Math.max(0, buf.length - 64 * 1024)).toString("utf8") : `data:image/png;base64,${buf.toString("base64")}`;
+        } catch {
+          return null;
+        }
+      };
+      return { console: read("console"), screenshot: read("screenshot") };
     }),
 
   cancel: authedProcedure

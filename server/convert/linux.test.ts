@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { FerryError } from "../errors";
+import type { GuestInspection } from "./guest";
+import { refuseUnconvertible, targetRootDevice } from "./linux";
+
+const linux: GuestInspection = {
+  type: "linux",
+  distro: "debian",
+  majorVersion: 12,
+  minorVersion: 8,
+  arch: "x86_64",
+  product: "12.8",
+  hostname: "web",
+  root: "/dev/sda1",
+  packageFormat: "deb",
+  packageManagement: "apt",
+  mountpoints: [{ mountpoint: "/", device: "/dev/sda1" }],
+  kernels: [{ version: "6.1.0-50-amd64", vmlinuz: "/boot/vmlinuz-6.1.0-50-amd64", initrd: "/boot/initrd.img-6.1.0-50-amd64", virtio: { virtio_blk: "module", virtio_scsi: "module", virtio_net: "module", virtio_pci: "builtin" } }],
+  bootloader: { kind: "grub2", config: "/boot/grub/grub.cfg" },
+  filesystems: [],
+  vmwareTools: ["open-vm-tools"],
+  selinux: false,
+};
+
+function refusal(g: Partial<GuestInspection>): FerryError {
+  try {
+    refuseUnconvertible({ ...linux, ...g });
+  } catch (e) {
+    return e as FerryError;
+  }
+  throw new Error("not refused");
+}
+
+describe("refuseUnconvertible", () => {
+  it("takes the newest kernel that has every virtio driver (module or built in)", () => {
+    const old = { ...linux.kernels[0]!, version: "4.19.0-1-amd64", virtio: { ...linux.kernels[0]!.virtio, virtio_blk: "missing" as const } };
+    expect(refuseUnconvertible({ ...linux, kernels: [old, linux.kernels[0]!] }).version).toBe("6.1.0-50-amd64");
+  });
+
+  it("refuses Windows, other OSes, no kernel, no virtio, no initramfs and unknown package formats, each saying what to do", () => {
+    expect(refusal({ type: "windows", product: "Windows Server 2019" })).toMatchObject({ code: "convert.windows", hint: expect.stringMatching(/--copy-only/) });
+    expect(refusal({ type: "freebsd", distro: "unknown" })).toMatchObject({ code: "convert.unsupported-os", message: expect.stringContaining("freebsd") });
+    expect(refusal({ kernels: [] })).toMatchObject({ code: "convert.no-kernel", message: "Debian 12.8 has no kernel in /boot (with modules under /lib/modules)" });
+    const noVirtio = { ...linux.kernels[0]!, virtio: { virtio_blk: "missing" as const, virtio_scsi: "missing" as const, virtio_net: "module" as const, virtio_pci: "module" as const } };
+    expect(refusal({ kernels: [noVirtio] })).toMatchObject({ code: "convert.no-virtio", message: expect.stringContaining("lacks virtio_blk, virtio_scsi") });
+    expect(refusal({ kernels: [{ ...linux.kernels[0]!, initrd: null }] })).toMatchObject({ code: "convert.no-initramfs" });
+    expect(refusal({ packageFormat: "pacman", distro: "archlinux", product: "Arch Linux" })).toMatchObject({ code: "convert.unsupported-distro" });
+  });
+});
+
+describe("targetRootDevice", () => {
+  it("maps libguestfs' names (by drive order) to the target's", () => {
+    expect(targetRootDevice("/dev/sda1", ["vda", "vdb"])).toBe("/dev/vda1");
+    expect(targetRootDevice("/dev/sdb2", ["vda", "vdb"])).toBe("/dev/vdb2");
+    expect(targetRootDevice("/dev/mapper/vg-root", ["vda"])).toBeNull();
+    expect(targetRootDevice("/dev/sdc1", ["vda"])).toBeNull();
+  });
+});

@@ -99,7 +99,8 @@ export class Appliance {
     const accel = await probeAccel();
     const hasSetpriv = existsSync("/usr/bin/setpriv");
     const argv = hasSetpriv ? ["setpriv", "--pdeathsig", "KILL", "--", PYTHON, "-c", SHIM] : [PYTHON, "-c", SHIM];
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: libguestfsEnv(accel) });
+    // Its own process group, so a kill reaches libguestfs' qemu and recovery process too.
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: libguestfsEnv(accel), detached: true });
     const a = new Appliance(child, accel, options.trace);
     const onAbort = () => a.kill();
     options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -174,6 +175,10 @@ export class Appliance {
   kill(): void {
     if (this.closed) return;
     this.child.stdin.end();
-    this.child.kill("SIGKILL");
+    try {
+      process.kill(-this.child.pid!, "SIGKILL");
+    } catch {
+      this.child.kill("SIGKILL");
+    }
   }
 }

@@ -50,8 +50,9 @@ export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
     .map(([mountpoint, device]) => ({ mountpoint, device }))
     .sort((a, b) => a.mountpoint.length - b.mountpoint.length);
   for (const m of mountpoints) {
-    // A missing swap or an unmountable extra filesystem must not stop inspection.
-    await g.tryCall("mount", m.device, m.mountpoint);
+    // The root must mount; a missing or unmountable extra filesystem must not stop inspection.
+    if (m.mountpoint === "/") await g.call("mount", m.device, m.mountpoint);
+    else await g.tryCall("mount", m.device, m.mountpoint);
   }
   const base = {
     type,

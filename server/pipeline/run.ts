@@ -104,6 +104,8 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
   const onAbort = () => inner.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const signal = inner.signal;
+  // A cancel mid-inspection or mid-conversion stops the appliance at once (its calls then fail).
+  signal.addEventListener("abort", () => ctx.appliance?.kill(), { once: true });
   const ctx: Context = { plan, sources: new Map(), overlayRoot: null, overlays: [], output: null, appliance: null, guest: null };
   const n = plan.disks.length;
 

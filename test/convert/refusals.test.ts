@@ -2,7 +2,11 @@ import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
 import { FerryError } from "../../server/errors";
+import { inspectGuest } from "../../server/input/inspect-guest";
+import { runPipeline, type PipelineEvent } from "../../server/pipeline";
+import { planTarget } from "../../server/plan";
 import { DEBIAN_SKELETON, makeLinuxGuest } from "../fixtures/linux-guest";
 import { fingerprint, run } from "./helpers";
 
@@ -47,6 +51,32 @@ describe("refusals", () => {
     expect(r.error.code).toBe("convert.guest-space");
     expect(r.error.message).toMatch(/^the guest's \/ filesystem \(\/dev\/sda1\) has \d+(\.\d)? MiB free; the conversion needs at least 95 MiB there$/);
     expect(r.error.hint).toMatch(/free space in \/ inside the guest/);
+  }, 10 * 60_000);
+
+  it("a cancel while the appliance works stops it at once, leaving nothing behind", async () => {
+    const out = mkdtempSync(join(tmpdir(), "ferry-cancel-"));
+    const overlays = mkdtempSync(join(tmpdir(), "ferry-cancel-overlays-"));
+    const ac = new AbortController();
+    const events: PipelineEvent[] = [];
+    const started = Date.now();
+    const plan = planTarget(inspectGuest(noKernel), { outputDir: out });
+    const err = await runPipeline(plan, {
+      signal: ac.signal,
+      overlayDir: overlays,
+      emit: (e) => {
+        events.push(e);
+        if (e.type === "stage" && e.name === "Inspecting the overlay" && e.state === "started") setTimeout(() => ac.abort(), 3000);
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "pipeline.cancelled" });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(events.find((e) => e.type === "stage" && e.state === "failed")).toMatchObject({ name: "Inspecting the overlay" });
+    expect(readdirSync(out)).toEqual([]);
+    expect(readdirSync(overlays)).toEqual([]);
+    // The shim and its qemu are gone (setpriv --pdeathsig would also catch a crash of Ferry itself).
+    const left = () => spawnSync("pgrep", ["-f", overlays], { encoding: "utf8" }).stdout.trim();
+    for (let i = 0; i < 50 && left(); i++) await new Promise((r) => setTimeout(r, 200));
+    expect(left()).toBe("");
   }, 10 * 60_000);
 
   it("a Linux guest without a kernel: at conversion", async () => {

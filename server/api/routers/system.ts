@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync } from "node:fs";
 import { freeBytesOrNull as free } from "../../host-fs";
 import { z } from "zod";
 import { qemuImgSelfCheck } from "../../qemu";
+import { probeAccel } from "../../qemu/accel";
 import { authedProcedure, router } from "../trpc";
 
 function guestfishVersion(): string | null {
@@ -19,7 +20,7 @@ export const systemRouter = router({
       z.object({
         qemuImg: z.object({ ok: z.boolean(), version: z.string().nullable(), formats: z.array(z.string()), error: z.string().nullable() }),
         libguestfs: z.object({ ok: z.boolean(), version: z.string().nullable() }),
-        kvm: z.object({ device: z.boolean(), accessible: z.boolean() }),
+        kvm: z.object({ device: z.boolean(), accessible: z.boolean(), accel: z.enum(["kvm", "tcg"]), reason: z.string() }),
         outputs: z.array(z.object({ name: z.string(), path: z.string(), freeBytes: z.number().nullable() })),
         dataDir: z.object({ path: z.string(), freeBytes: z.number().nullable() }),
         worker: z.object({ concurrency: z.number(), perShareLimit: z.number() }),
@@ -35,6 +36,7 @@ export const systemRouter = router({
         qemuImg = { ok: false, version: null, formats: [], error: (e as Error).message };
       }
       const gf = guestfishVersion();
+      const accel = await probeAccel();
       let accessible = false;
       try {
         accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
@@ -45,8 +47,8 @@ export const systemRouter = router({
       return {
         qemuImg,
         libguestfs: { ok: gf !== null, version: gf },
-        // Whether KVM really works is only known when qemu starts; libguestfs falls back to TCG then.
-        kvm: { device: existsSync("/dev/kvm"), accessible },
+        // Whether KVM really works is only known by starting qemu (probed once per process).
+        kvm: { device: existsSync("/dev/kvm"), accessible, accel: accel.kind, reason: accel.reason },
         outputs: config.outputs.map((o) => ({ name: o.name, path: o.path, freeBytes: free(o.path) })),
         dataDir: { path: config.dataDir, freeBytes: free(config.dataDir) },
         worker: { concurrency: config.concurrency, perShareLimit: config.perShareLimit },

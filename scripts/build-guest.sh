@@ -63,7 +63,7 @@ say "kernel $kver"
 # --- configuration shared by every variant ---------------------------------
 echo debian12 >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tdebian12\n' >"$root/etc/hosts"
-echo 'root:ferry' | chroot "$root" chpasswd
+echo 'root:ferry' | chroot "$root" chpasswd # a known password for looking around in a test guest
 cat >"$root/etc/network/interfaces" <<'EOF'
 # The loopback network interface
 auto lo
@@ -111,6 +111,7 @@ EOF
 
 # A partitioned disk made on the host: one MBR partition from 1 MiB, ext4 filled from a folder.
 make_disk() { # $1 raw file, $2 size in MiB, $3 folder, $4 uuid, $5 label
+  rm -f "$1"
   truncate -s "$2M" "$1"
   printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$1"
   mkfs.ext4 -q -F -E offset=1048576 -d "$3" -U "$4" -L "$5" "$1" "$(($2 - 1))M"

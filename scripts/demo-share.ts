@@ -5,7 +5,8 @@
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { loadConfig } from "../server/shares";
 import { makeGuest } from "../test/fixtures/guest";
 
@@ -45,7 +46,7 @@ export function makeDemoShare(dir: string): void {
 export function addDebianGuests(dir: string): void {
   let cache: string;
   try {
-    cache = execFileSync("bash", [resolve(__dirname, "build-guest.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").at(-1)!;
+    cache = execFileSync("bash", [fileURLToPath(new URL("build-guest.sh", import.meta.url))], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").at(-1)!;
   } catch {
     console.error("demo share: the Debian 12 test guests could not be built here; the share has the small sample guests only");
     return;

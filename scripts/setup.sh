@@ -5,7 +5,8 @@
 #                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML),
 #                    libguestfs-tools + python3-guestfs (inspection and conversion, one
 #                    appliance per run), linux-image-amd64 (the appliance's kernel: supermin
-#                    builds it from the host's), qemu-system-x86 (the boot check),
+#                    builds it from the host's), qemu-system-x86 and ovmf (the boot check,
+#                    BIOS and UEFI guests),
 #                    debootstrap, fdisk, e2fsprogs, zstd (the Debian test guest builder;
 #                    zstd and xz also read guests' initramfs images)
 #   npm packages:    npm ci, when package-lock.json changed
@@ -31,15 +32,18 @@ command -v guestfish >/dev/null || missing+=(libguestfs-tools)
 /usr/bin/python3 -c 'import guestfs' 2>/dev/null || missing+=(python3-guestfs)
 ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v sfdisk >/dev/null || missing+=(fdisk)
 command -v debugfs >/dev/null && command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v zstd >/dev/null || missing+=(zstd)
 command -v xz >/dev/null || missing+=(xz-utils)
-# npm run bench compares the conversion with Debian's virt-v2v (which needs nbdkit at run time).
+# npm run bench compares the conversion with Debian's virt-v2v, which needs
+# nbdkit and nbdcopy (libnbd-bin) at run time without depending on them.
 if [ "${1:-}" = "--bench" ]; then
   command -v virt-v2v >/dev/null || missing+=(virt-v2v)
   command -v nbdkit >/dev/null || missing+=(nbdkit)
+  command -v nbdcopy >/dev/null || missing+=(libnbd-bin)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""

@@ -3,8 +3,8 @@
  * run, on this machine, and prints one row: what it measures, Ferry's
  * figure, the baseline's, and the ratio (below 1 means Ferry is faster).
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,11 +77,15 @@ try {
     try {
       execFileSync("virt-v2v", ["--version"], { stdio: "ignore" });
       const v2vOut = mkdtempSync(join(work, "v2v-"));
+      const logFile = join(work, "virt-v2v.log");
       v2v = await seconds(() => {
-        execFileSync("virt-v2v", ["-i", "vmx", guests.debian12, "-o", "local", "-os", v2vOut], { stdio: "ignore", env });
+        const r = spawnSync("virt-v2v", ["-i", "vmx", guests.debian12, "-o", "local", "-os", v2vOut], { encoding: "utf8", env, maxBuffer: 64 * 1024 ** 2 });
+        writeFileSync(logFile, `${r.stdout}\n${r.stderr}`);
+        if (r.status !== 0) throw new Error(`virt-v2v exited with ${r.status}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
       });
+      if (!readdirSync(v2vOut).some((f) => f.endsWith(".xml"))) throw new Error("virt-v2v wrote no libvirt XML");
     } catch (e) {
-      console.warn(`(virt-v2v did not run: ${(e as Error).message.split("\n")[0]}; apt-get install virt-v2v)`);
+      console.warn(`(virt-v2v did not complete: ${(e as Error).message})`);
     }
     rows.push({ name: `convert the Debian 12 guest (${accel.kind}; Ferry includes its boot check)`, unit: "s", ferry, baseline: v2v, baselineName: "virt-v2v -i vmx -o local (Debian 12)", targetRatio: 1 });
   }

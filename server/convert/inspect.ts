@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { FerryError } from "../errors";
+import { formatBytes } from "../units";
 import type { Appliance } from "./appliance";
 import { GuestInspection, VIRTIO_DRIVERS, type GuestFilesystem, type GuestKernel } from "./guest";
 import { listInitramfs, type Compression, type InitramfsListing } from "./initramfs";
@@ -159,11 +160,18 @@ export function hostDecompress(kind: Compression, data: Buffer): Buffer {
   return r.stdout;
 }
 
+/** An initramfs larger than this is refused rather than read into memory on the host. */
+export const MAX_INITRAMFS = 512 * 1024 ** 2;
+
 /** Download the guest's initramfs to the host and list it there (fast, unlike lsinitramfs under emulation). */
 export async function readGuestInitramfs(g: Appliance, path: string): Promise<InitramfsListing> {
   const dir = mkdtempSync(join(tmpdir(), "ferry-initrd-"));
   try {
     const local = join(dir, "initrd");
+    const size = await g.call<number>("filesize", path);
+    if (size > MAX_INITRAMFS) {
+      throw new FerryError({ code: "initramfs.too-big", message: `${path} is ${formatBytes(size)}; Ferry reads initramfs images of at most ${formatBytes(MAX_INITRAMFS)}`, file: path, hint: "rebuild a smaller initramfs in the guest (MODULES=dep, or dracut --hostonly), then run Ferry again" });
+    }
     await g.call("download", path, local);
     return listInitramfs(readFileSync(local), hostDecompress, path);
   } finally {

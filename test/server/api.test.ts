@@ -161,6 +161,10 @@ describe("API", () => {
     expect(retry).toMatchObject({ retryOf: id, state: "queued" });
     await events(retry.id, null);
     expect((await client.jobs.get.query({ id: retry.id })).state).toBe("succeeded");
+    // A copy-only job has no boot check: no console, no screenshot (the real ones are in e2e).
+    expect(await client.jobs.bootEvidence.query({ id: retry.id })).toEqual({ console: null, screenshot: null });
+    const unknown = await client.jobs.bootEvidence.query({ id: "00000000-0000-4000-8000-000000000000" }).catch((x) => x);
+    expect(unknown.data.code).toBe("NOT_FOUND");
   });
 
   it("refuses every call and every stream without a session, whatever a proxy header says", async () => {
@@ -238,5 +242,8 @@ describe("API", () => {
     expect(h.qemuImg.formats).toContain("vmdk");
     expect(h.outputs[0]).toMatchObject({ name: "kvm", path: join(root, "out") });
     expect(h.outputs[0]!.freeBytes).toBeGreaterThan(0);
+    // Which accelerator conversions and boot checks get, found by starting qemu, and why.
+    expect(["kvm", "tcg"]).toContain(h.kvm.accel);
+    expect(h.kvm.reason.length).toBeGreaterThan(3);
   });
 });

@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { describeOs } from "@/server/convert/guest";
 import type { PipelineEvent } from "@/server/pipeline/events";
 import { formatBytes } from "@/server/units";
@@ -60,7 +60,12 @@ function GuestCard({ guest, conversion }: { guest: Guest; conversion: Conversion
 function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { type: "boot" }> }) {
   const trpc = useTRPC();
   const evidence = useQuery(trpc.jobs.bootEvidence.queryOptions({ id }));
+  const consoleRef = useRef<HTMLPreElement>(null);
   const lines = evidence.data?.console ? evidence.data.console.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "").split("\n").slice(-40).join("\n") : boot.lastLines.join("\n");
+  // The end of the console is what matters: the login prompt, or where the boot stopped.
+  useEffect(() => {
+    if (consoleRef.current) consoleRef.current.scrollTop = consoleRef.current.scrollHeight;
+  }, [lines]);
   return (
     <Card title="Boot check" id="boot-heading">
       <p className="text-sm" role="status" aria-label="Boot check result">
@@ -73,7 +78,7 @@ function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { typ
           // eslint-disable-next-line @next/next/no-img-element -- a data: URL from the API, not a static asset
           <img src={evidence.data.screenshot} alt="Screen of the converted guest at the end of the boot check" className="w-full rounded border border-slate-200 dark:border-slate-700" />
         )}
-        <pre aria-label="Serial console" className="max-h-72 overflow-auto whitespace-pre-wrap rounded bg-slate-950 p-2 font-mono text-xs text-slate-100">{lines}</pre>
+        <pre ref={consoleRef} aria-label="Serial console" className="max-h-72 overflow-auto whitespace-pre-wrap rounded bg-slate-950 p-2 font-mono text-xs text-slate-100">{lines}</pre>
       </div>
     </Card>
   );

@@ -37,10 +37,10 @@ export function compareKernelVersions(a: string, b: string): number {
 export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
   const roots = await g.call<string[]>("inspect_os");
   if (roots.length === 0) {
-    throw new FerryError({ code: "convert.no-os", message: "no operating system was found on the guest's disks", file: null, hint: "check that the right disks were chosen (a data disk alone has no OS); to copy the disks without converting, use --copy-only" });
+    throw new FerryError({ code: "convert.no-os", message: "no operating system was found on the guest's disks", file: null, hint: "check that the right disks were chosen (a data disk alone has no OS); to copy the disks without converting, use --copy-only (in the wizard: untick “Convert for KVM”)" });
   }
   if (roots.length > 1) {
-    throw new FerryError({ code: "convert.multi-boot", message: `the disks hold ${roots.length} operating systems (${roots.join(", ")})`, file: null, hint: "multi-boot guests are not converted; use --copy-only" });
+    throw new FerryError({ code: "convert.multi-boot", message: `the disks hold ${roots.length} operating systems (${roots.join(", ")})`, file: null, hint: "multi-boot guests are not converted; use --copy-only (in the wizard: untick “Convert for KVM”)" });
   }
   const root = roots[0]!;
   const str = (op: string) => g.call<string>(op, root);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FerryError } from "../errors";
-import type { GuestInspection } from "./guest";
+import { describeOs, type GuestInspection } from "./guest";
 import { refuseUnconvertible, targetRootDevice } from "./linux";
 
 const linux: GuestInspection = {
@@ -54,5 +54,13 @@ describe("targetRootDevice", () => {
     expect(targetRootDevice("/dev/sdb2", ["vda", "vdb"])).toBe("/dev/vdb2");
     expect(targetRootDevice("/dev/mapper/vg-root", ["vda"])).toBeNull();
     expect(targetRootDevice("/dev/sdc1", ["vda"])).toBeNull();
+  });
+});
+
+describe("describeOs", () => {
+  it("names Debian by distro and version (libguestfs gives only the version), others by product", () => {
+    expect(describeOs(linux)).toBe("Debian 12.8");
+    expect(describeOs({ ...linux, distro: "rhel", product: "Red Hat Enterprise Linux 9.4 (Plow)" })).toBe("Red Hat Enterprise Linux 9.4 (Plow)");
+    expect(describeOs({ ...linux, distro: "unknown", product: "unknown", majorVersion: 0, minorVersion: 0 })).toBe("unknown OS 0.0");
   });
 });

@@ -25,13 +25,13 @@ export interface LinuxTarget {
 /** Refuse before anything is copied: each message says why and what to do. */
 export function refuseUnconvertible(g: GuestInspection): GuestKernel {
   if (g.type === "windows") {
-    throw new FerryError({ code: "convert.windows", message: `${g.product || "this Windows guest"}: Windows guests are not converted yet (virtio drivers for Windows need virtio-win)`, file: null, hint: "use --copy-only: the guest then gets SATA disks and an e1000e NIC, which Windows drives without virtio" });
+    throw new FerryError({ code: "convert.windows", message: `${g.product || "this Windows guest"}: Windows guests are not converted yet (virtio drivers for Windows need virtio-win)`, file: null, hint: "use --copy-only (in the wizard: untick “Convert for KVM”): the guest then gets SATA disks and an e1000e NIC, which Windows drives without virtio" });
   }
   if (g.type !== "linux") {
-    throw new FerryError({ code: "convert.unsupported-os", message: `the guest's operating system (${g.type}${g.distro !== "unknown" ? `, ${g.distro}` : ""}) is not one Ferry converts`, file: null, hint: "Ferry converts Linux guests; use --copy-only to copy the disks as they are" });
+    throw new FerryError({ code: "convert.unsupported-os", message: `the guest's operating system (${g.type}${g.distro !== "unknown" ? `, ${g.distro}` : ""}) is not one Ferry converts`, file: null, hint: "Ferry converts Linux guests; use --copy-only (in the wizard: untick “Convert for KVM”) to copy the disks as they are" });
   }
   if (g.kernels.length === 0) {
-    throw new FerryError({ code: "convert.no-kernel", message: `${describeOs(g)} has no kernel in /boot (with modules under /lib/modules)`, file: null, hint: "install a kernel package in the guest on VMware and run Ferry again, or use --copy-only" });
+    throw new FerryError({ code: "convert.no-kernel", message: `${describeOs(g)} has no kernel in /boot (with modules under /lib/modules)`, file: null, hint: "install a kernel package in the guest on VMware and run Ferry again, or use --copy-only (in the wizard: untick “Convert for KVM”)" });
   }
   const usable = g.kernels.find((k) => VIRTIO_DRIVERS.every((d) => k.virtio[d] !== "missing"));
   if (!usable) {
@@ -43,7 +43,7 @@ export function refuseUnconvertible(g: GuestInspection): GuestKernel {
     throw new FerryError({ code: "convert.no-initramfs", message: `kernel ${usable.version} has no initramfs in /boot`, file: null, hint: "create one in the guest (update-initramfs -c -k VERSION or dracut) and run Ferry again" });
   }
   if (g.packageFormat !== "deb" && g.packageFormat !== "rpm") {
-    throw new FerryError({ code: "convert.unsupported-distro", message: `${describeOs(g)}: Ferry converts Debian/Ubuntu (deb) and RHEL-family (rpm) guests, not ${g.distro}`, file: null, hint: "use --copy-only" });
+    throw new FerryError({ code: "convert.unsupported-distro", message: `${describeOs(g)}: Ferry converts Debian/Ubuntu (deb) and RHEL-family (rpm) guests, not ${g.distro}`, file: null, hint: "use --copy-only (in the wizard: untick “Convert for KVM”)" });
   }
   return usable;
 }

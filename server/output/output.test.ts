@@ -55,6 +55,32 @@ describe("libvirt XML", () => {
     expect(spawnSync("virt-xml-validate", [join(dir, "bios.xml")], { encoding: "utf8" }).status).toBe(0);
   });
 
+  it("puts a converted guest's virtio devices on fixed PCIe buses: NIC i on bus i+1 (the enp<i+1>s0 the conversion wrote), then disks", () => {
+    const converted = plan({
+      copyOnly: false,
+      firmware: "bios",
+      secureBoot: false,
+      cdroms: [],
+      disks: [0, 1].map((i) => ({ sourceId: `scsi0:${i}`, sourcePath: `/nas/web01/web01_${i}.vmdk`, capacityBytes: 1 << 30, allocatedBytes: 0, dev: `vd${"ab"[i]}`, bus: "virtio" as const, targetName: `web01-vd${"ab"[i]}`, sourceFiles: [] })),
+      nics: [{ sourceId: "ethernet0", mac: "00:50:56:00:00:01", model: "virtio", network: { type: "network", name: "default" } }],
+      conversion: { devices: { sda: "vda", sdb: "vdb" }, nicNames: ["enp1s0"] },
+      bootCheck: true,
+    });
+    const xml = libvirtXml(converted, ["/o/web01-vda", "/o/web01-vdb"]);
+    expect(xml).toContain("<controller type='pci' index='3' model='pcie-root-port'/>");
+    expect(xml).toMatch(/<model type='virtio'\/>\n\s+<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'\/>/);
+    expect(xml).toMatch(/<target dev='vdb' bus='virtio'\/>\n\s+<address type='pci' domain='0x0000' bus='0x03'/);
+    const dir = mkdtempSync(join(tmpdir(), "ferry-xml-"));
+    writeFileSync(join(dir, "v.xml"), xml);
+    expect(spawnSync("virt-xml-validate", [join(dir, "v.xml")], { encoding: "utf8" }).status).toBe(0);
+    const script = qemuScript(converted, ["/o/web01-vda", "/o/web01-vdb"]);
+    expect(script).toContain("-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=0x2");
+    expect(script).toContain("-device virtio-blk-pci,drive=vda,bus=rp2,addr=0x0,bootindex=1");
+    expect(script).toContain("-device virtio-net-pci,netdev=net0,bus=rp1,addr=0x0,mac=00:50:56:00:00:01");
+    writeFileSync(join(dir, "s.sh"), script);
+    expect(spawnSync("sh", ["-n", join(dir, "s.sh")]).status).toBe(0);
+  });
+
   it("escapes all five XML specials", () => {
     expect(xmlEscape(`<a href="x">&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
   });

@@ -189,8 +189,12 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
         if (!ctx.appliance || !ctx.guest) return "skipped";
         for (const m of ctx.guest.filesystems) {
           // Discarded blocks become holes in the overlay, so the copy skips them.
-          const r = await ctx.appliance.tryCall("fstrim", m.mountpoint);
-          if (r === null) log(`${m.mountpoint}: fstrim not supported; its free blocks are copied`);
+          try {
+            await ctx.appliance.call("fstrim", m.mountpoint);
+          } catch (e) {
+            if (!(e instanceof FerryError) || e.code !== "guestfs.call") throw e;
+            log(`${m.mountpoint}: not trimmed (${e.message}); its free blocks are copied`);
+          }
         }
       },
     },

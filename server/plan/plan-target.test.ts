@@ -30,6 +30,25 @@ const base = [
 ];
 
 describe("planTarget", () => {
+  it("gives a converted guest virtio disks and NICs, the renames the conversion will make, and a boot check", () => {
+    const p = planTarget(guest(base), { outputDir: "/var/tmp", excludeDisks: [] });
+    expect(p.copyOnly).toBe(false);
+    expect(p.bootCheck).toBe(true);
+    expect(p.disks.map((d) => [d.sourceId, d.dev, d.bus])).toEqual([["scsi0:0", "vda", "virtio"], ["sata0:0", "vdb", "virtio"]]);
+    expect(p.cdroms).toEqual([{ sourceId: "ide1:0", dev: "sda", bus: "sata" }]);
+    expect(p.nics.map((n) => n.model)).toEqual(["virtio", "virtio"]);
+    expect(p.conversion).toEqual({ devices: { sda: "vda", sdb: "vdb" }, nicNames: ["enp1s0", "enp2s0"] });
+    expect(p.changes).toContainEqual(expect.objectContaining({ subject: "guest /dev/sda", from: "/dev/sda", to: "/dev/vda" }));
+    expect(p.changes).toContainEqual(expect.objectContaining({ subject: "ethernet0 in the guest", to: "enp1s0" }));
+    // A left-out disk keeps its place in the guest's naming: the SATA disk was sdb and is now vda.
+    const without = planTarget(guest(base), { outputDir: "/var/tmp", excludeDisks: ["scsi0:0"] });
+    expect(without.conversion!.devices).toEqual({ sdb: "vda" });
+    // The boot check can be turned off, or on for a copy-only guest.
+    expect(planTarget(guest(base), { outputDir: "/var/tmp", bootCheck: false }).bootCheck).toBe(false);
+    expect(planTarget(guest(base), { outputDir: "/var/tmp", copyOnly: true }).bootCheck).toBe(false);
+    expect(planTarget(guest(base), { outputDir: "/var/tmp", copyOnly: true, bootCheck: true }).bootCheck).toBe(true);
+  });
+
   it("plans disks, CD-ROMs and NICs with a reason for every change", () => {
     const p = planTarget(guest(base), { outputDir: "/var/tmp", copyOnly: true });
     expect(p.name).toBe("Web-Server-1-prod");

@@ -36,8 +36,10 @@ if [ -f "$out/READY" ]; then
   echo "$out"
   exit 0
 fi
-# Older recipes go: each is about 1.5 GB.
-find "$cache_root" -mindepth 1 -maxdepth 1 -type d ! -name "$recipe" -exec rm -rf {} +
+# Older recipes go (each is about 1.5 GB), once unused for a day: another
+# checkout on this machine may be testing with its own recipe right now. Only
+# folders named like a recipe: the cache may have been pointed somewhere shared.
+find "$cache_root" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \( -regex '.*/[0-9a-f]{12}' -o -regex '.*/\.work-[0-9a-f]{12}' \) ! -name "$recipe" ! -name ".work-$recipe" -mmin +1440 -exec rm -rf {} +
 
 work="$cache_root/.work-$recipe"
 rm -rf "$work"

@@ -19,12 +19,16 @@ g.set_program("ferry")
 out = sys.stdout
 def reply(obj):
     out.write(json.dumps(obj) + "\n"); out.flush()
+# File contents travel as Latin-1 text, one character per byte, so any bytes
+# (not only UTF-8) survive a read, an ASCII edit and a write unchanged.
+def arg(a):
+    return a["$latin1"].encode("latin-1") if isinstance(a, dict) and "$latin1" in a else a
 for line in sys.stdin:
     req = json.loads(line)
     try:
         fn = getattr(g, req["op"])
-        res = fn(*req.get("args", []), **req.get("kw", {}))
-        if isinstance(res, bytes): res = res.decode("utf-8", "surrogateescape")
+        res = fn(*[arg(a) for a in req.get("args", [])], **req.get("kw", {}))
+        if isinstance(res, bytes): res = res.decode("latin-1")
         reply({"id": req["id"], "ok": True, "result": res})
     except Exception as e:
         reply({"id": req["id"], "ok": False, "error": str(e)})
@@ -80,17 +84,14 @@ export class Appliance {
       if (msg.ok) p.resolve(msg.result);
       else p.reject(new FerryError({ code: "guestfs.call", message: `libguestfs ${p.op}: ${(msg.error ?? "failed").trim()}`, file: null, hint: null }));
     });
+    // Writing to a shim that just died must fail the call, not crash the process.
+    child.stdin.on("error", () => undefined);
     child.stderr.on("data", (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-8000);
     });
     child.on("exit", (code, sig) => {
       this.closed = true;
-      const why = `the libguestfs appliance exited (${code ?? sig}): ${this.stderr.trim().split("\n").slice(-3).join(" ")}`;
-      for (const p of this.pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(new FerryError({ code: "guestfs.exited", message: why, file: null, hint: "run with -v for the appliance's log" }));
-      }
-      this.pending.clear();
+      this.failPending(`the libguestfs appliance exited (${code ?? sig}): ${this.stderr.trim().split("\n").slice(-3).join(" ")}`);
     });
   }
 
@@ -131,7 +132,7 @@ export class Appliance {
   call<T = unknown>(op: string, ...args: unknown[]): Promise<T> {
     if (this.closed) return Promise.reject(new FerryError({ code: "guestfs.exited", message: `libguestfs ${op}: the appliance is closed`, file: null, hint: null }));
     const last = args[args.length - 1];
-    const kw = last && typeof last === "object" && !Array.isArray(last) ? (args.pop() as Record<string, unknown>) : undefined;
+    const kw = last && typeof last === "object" && !Array.isArray(last) && !("$latin1" in last) ? (args.pop() as Record<string, unknown>) : undefined;
     const id = this.nextId++;
     this.trace?.(`libguestfs: ${op} ${args.map((a) => JSON.stringify(a)).join(" ")}${kw ? ` ${JSON.stringify(kw)}` : ""}`.slice(0, 300));
     return new Promise<T>((resolve, reject) => {
@@ -171,9 +172,34 @@ export class Appliance {
     }
   }
 
-  /** Stop at once (cancel, error): the shim dies and takes qemu with it. */
+  private failPending(why: string): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new FerryError({ code: "guestfs.exited", message: why, file: null, hint: "run with -v for the appliance's log" }));
+    }
+    this.pending.clear();
+  }
+
+  /**
+   * A guest file as text, byte for byte (Latin-1: one character per byte,
+   * so a non-UTF-8 fstab survives an edit); null only when it does not
+   * exist. A file that exists but cannot be read is an error, not "absent".
+   */
+  async readText(path: string): Promise<string | null> {
+    if (!(await this.call<boolean>("is_file", path, { followsymlinks: true }))) return null;
+    return this.call<string>("read_file", path);
+  }
+
+  /** Write text read by readText back, byte for byte. */
+  async writeText(path: string, text: string): Promise<void> {
+    await this.call("write", path, { $latin1: text });
+  }
+
+  /** Stop at once (cancel, error, timeout): the shim dies and takes qemu with it. */
   kill(): void {
     if (this.closed) return;
+    this.closed = true;
+    this.failPending("the libguestfs appliance was stopped");
     this.child.stdin.end();
     try {
       process.kill(-this.child.pid!, "SIGKILL");

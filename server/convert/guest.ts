@@ -43,6 +43,8 @@ export const GuestInspection = z.object({
   packageFormat: z.string(),
   packageManagement: z.string(),
   mountpoints: z.array(z.object({ mountpoint: z.string(), device: z.string() })),
+  /** Filesystems from the guest's fstab that did not mount, and why. */
+  unmounted: z.array(z.string()),
   kernels: z.array(GuestKernel),
   bootloader: z.object({ kind: z.enum(["grub2", "grub-legacy", "none"]), config: z.string().nullable() }),
   filesystems: z.array(GuestFilesystem),

@@ -70,5 +70,7 @@ describe("listInitramfs", () => {
     const truncated = cpio(MAIN).subarray(0, 300);
     expect(() => listInitramfs(truncated, hostDecompress, "f")).toThrow(FerryError);
     expect(() => listInitramfs(Buffer.from([0x1f, 0x8b, 1, 2, 3]), hostDecompress, "f")).toThrow();
+    // A compressed archive inside a compressed archive is no initramfs (and a way to multiply a bomb).
+    expect(() => listInitramfs(gzipSync(gzipSync(cpio(MAIN))), hostDecompress, "f")).toThrow(/compressed data inside a compressed archive/);
   });
 });

@@ -73,6 +73,10 @@ export function listInitramfs(image: Buffer, decompress: Decompress, file: strin
     while (p < buf.length && buf[p] === 0) p++;
     if (p >= buf.length) break;
     const kind = compressionAt(buf, p);
+    if (kind && segments.some((x) => x !== "cpio")) {
+      // The kernel unpacks one compressed archive, at the end; a second is not an initramfs.
+      throw new FerryError({ code: "initramfs.format", message: `compressed data inside a compressed archive at byte ${p}`, file, hint: "the initramfs is damaged; the conversion rebuilds it" });
+    }
     if (kind) {
       segments.push(kind);
       // A compressed segment runs to the end of the image (as the kernel reads it).

@@ -50,10 +50,18 @@ export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
   const mountpoints = Object.entries(mounts)
     .map(([mountpoint, device]) => ({ mountpoint, device }))
     .sort((a, b) => a.mountpoint.length - b.mountpoint.length);
+  const unmounted: string[] = [];
   for (const m of mountpoints) {
-    // The root must mount; a missing or unmountable extra filesystem must not stop inspection.
+    // The root must mount; a missing or unmountable extra filesystem must not stop inspection (it is reported).
     if (m.mountpoint === "/") await g.call("mount", m.device, m.mountpoint);
-    else await g.tryCall("mount", m.device, m.mountpoint);
+    else {
+      try {
+        await g.call("mount", m.device, m.mountpoint);
+      } catch (e) {
+        if (!(e instanceof FerryError) || e.code !== "guestfs.call") throw e;
+        unmounted.push(`${m.mountpoint} (${m.device}): ${e.message}`);
+      }
+    }
   }
   const base = {
     type,
@@ -67,6 +75,7 @@ export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
     packageFormat: await str("inspect_get_package_format"),
     packageManagement: await str("inspect_get_package_management"),
     mountpoints,
+    unmounted,
   };
   const linux = type === "linux";
   return GuestInspection.parse({
@@ -90,7 +99,7 @@ async function kernels(g: Appliance): Promise<GuestKernel[]> {
     if (!(await g.call<boolean>("is_dir", modDir))) continue;
     const files = (await g.tryCall<string[]>("glob_expand", `${modDir}/kernel/drivers/*/virtio*.ko*`)) ?? [];
     const moduleNames = new Set(files.map((f) => f.replace(/^.*\//, "").replace(/\.ko(\..*)?$/, "").replace(/-/g, "_")));
-    const builtinText = (await g.tryCall<string>("cat", `${modDir}/modules.builtin`)) ?? "";
+    const builtinText = (await g.readText(`${modDir}/modules.builtin`)) ?? "";
     const builtin = new Set(builtinText.split("\n").map((l) => l.replace(/^.*\//, "").replace(/\.ko$/, "").replace(/-/g, "_")));
     const virtio = Object.fromEntries(VIRTIO_DRIVERS.map((d) => [d, builtin.has(d) ? "builtin" : moduleNames.has(d) ? "module" : "missing"]));
     let initrd: string | null = null;
@@ -145,15 +154,18 @@ async function vmwareTools(g: Appliance, packageFormat: string): Promise<string[
 }
 
 async function selinuxEnabled(g: Appliance): Promise<boolean> {
-  const text = await g.tryCall<string>("cat", "/etc/selinux/config");
+  const text = await g.readText("/etc/selinux/config");
   return !!text && /^\s*SELINUX\s*=\s*(enforcing|permissive)\s*$/m.test(text);
 }
 
+/** A decompressed initramfs larger than this is refused (a real one is under 300 MiB). */
+const MAX_UNPACKED = 1024 ** 3;
+
 /** Decompress with Node for gzip, with the host's tools for the rest (zstd is Debian 12's default). */
 export function hostDecompress(kind: Compression, data: Buffer): Buffer {
-  if (kind === "gzip") return gunzipSync(data);
+  if (kind === "gzip") return gunzipSync(data, { maxOutputLength: MAX_UNPACKED });
   const tool = { zstd: ["zstd", "-dcq"], xz: ["xz", "-dc"], lzma: ["xz", "--format=lzma", "-dc"], lz4: ["lz4", "-dcq"], bzip2: ["bzip2", "-dc"] }[kind];
-  const r = spawnSync(tool[0]!, tool.slice(1), { input: data, maxBuffer: 2 * 1024 ** 3 });
+  const r = spawnSync(tool[0]!, tool.slice(1), { input: data, maxBuffer: MAX_UNPACKED });
   if (r.error || r.status !== 0) {
     throw new FerryError({ code: "initramfs.decompress", message: `cannot decompress the ${kind} part of the initramfs: ${r.error?.message ?? r.stderr.toString().trim()}`, file: null, hint: `install ${tool[0]} on the Ferry host` });
   }

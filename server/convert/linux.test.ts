@@ -15,6 +15,7 @@ const linux: GuestInspection = {
   packageFormat: "deb",
   packageManagement: "apt",
   mountpoints: [{ mountpoint: "/", device: "/dev/sda1" }],
+  unmounted: [],
   kernels: [{ version: "6.1.0-50-amd64", vmlinuz: "/boot/vmlinuz-6.1.0-50-amd64", initrd: "/boot/initrd.img-6.1.0-50-amd64", virtio: { virtio_blk: "module", virtio_scsi: "module", virtio_net: "module", virtio_pci: "builtin" } }],
   bootloader: { kind: "grub2", config: "/boot/grub/grub.cfg" },
   filesystems: [],

@@ -1,4 +1,5 @@
 import { FerryError } from "../errors";
+import { shellQuote } from "../output/qemu-script";
 import type { Appliance } from "./appliance";
 import { describeOs, VIRTIO_DRIVERS, type ConversionReport, type GuestInspection, type GuestKernel } from "./guest";
 import { readGuestInitramfs } from "./inspect";
@@ -48,8 +49,11 @@ export function refuseUnconvertible(g: GuestInspection): GuestKernel {
   return usable;
 }
 
+/** What dpkg and rpm accept as a package name; anything else from a guest never reaches a shell. */
+const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._-]*$/;
+
 const rebuildCommand = (g: GuestInspection, k: GuestKernel) =>
-  g.packageFormat === "deb" ? `update-initramfs -u -k '${k.version}'` : `dracut -f '${k.initrd}' '${k.version}'`;
+  g.packageFormat === "deb" ? `update-initramfs -u -k ${shellQuote(k.version)}` : `dracut -f ${shellQuote(k.initrd!)} ${shellQuote(k.version)}`;
 
 export async function convertLinux(app: Appliance, g: GuestInspection, target: LinuxTarget): Promise<ConversionReport> {
   const kernel = refuseUnconvertible(g);
@@ -63,11 +67,17 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
     grubRegenerated: false,
     selinuxRelabel: false,
   };
-  const read = (path: string) => app.tryCall<string>("cat", path);
-  const write = (path: string, text: string) => app.call("write", path, text);
+  const read = (path: string) => app.readText(path);
+  const write = (path: string, text: string) => app.writeText(path, text);
+  // Only a failed command is a warning; a stopped or stuck appliance ends the conversion.
+  const commandFailed = (e: unknown): Error => {
+    if (e instanceof FerryError && e.code === "guestfs.call") return e;
+    throw e;
+  };
 
   // 1. VMware tools.
-  const packages = g.vmwareTools.filter((t) => !t.startsWith("/"));
+  // Package names come from the guest: only names its package manager would accept reach the shell.
+  const packages = g.vmwareTools.filter((t) => PACKAGE_NAME.test(t));
   if (packages.length) {
     const cmd = g.packageFormat === "deb" ? `DEBIAN_FRONTEND=noninteractive dpkg --purge ${packages.join(" ")} 2>&1` : `rpm -e ${packages.join(" ")} 2>&1`;
     target.log(`removing VMware tools: ${packages.join(", ")}`);
@@ -75,7 +85,7 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
       await app.call("sh", cmd);
       report.removedTools.push(...packages);
     } catch (e) {
-      target.warn("convert.tools", `VMware tools could not be removed (${(e as Error).message}); they stay inactive on KVM`);
+      target.warn("convert.tools", `VMware tools could not be removed (${commandFailed(e).message}); they stay inactive on KVM`);
     }
   }
   if (g.vmwareTools.includes("/usr/bin/vmware-uninstall-tools.pl")) {
@@ -83,38 +93,11 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
       await app.call("sh", "/usr/bin/vmware-uninstall-tools.pl 2>&1 </dev/null");
       report.removedTools.push("vmware-uninstall-tools.pl");
     } catch (e) {
-      target.warn("convert.tools", `the VMware tools uninstaller failed (${(e as Error).message})`);
+      target.warn("convert.tools", `the VMware tools uninstaller failed (${commandFailed(e).message})`);
     }
   }
 
-  // 2. virtio drivers in the initramfs: read it first, rebuild only when something is missing.
-  const needed = VIRTIO_DRIVERS.filter((d) => kernel.virtio[d] === "module");
-  let listing = await readGuestInitramfs(app, kernel.initrd!);
-  let missing = needed.filter((d) => !listing.modules.has(d));
-  report.initramfs.present = needed.filter((d) => listing.modules.has(d));
-  if (missing.length === 0) {
-    target.log(`${kernel.initrd} already carries ${needed.join(", ")} (${listing.segments.join(" + ")}); not rebuilt`);
-  } else {
-    target.log(`${kernel.initrd} lacks ${missing.join(", ")}: rebuilding it (${rebuildCommand(g, kernel)})`);
-    if (g.packageFormat === "deb") {
-      const file = "/etc/initramfs-tools/modules";
-      await write(file, addModuleLines((await read(file)) ?? "", missing));
-    } else {
-      await app.call("mkdir_p", "/etc/dracut.conf.d");
-      await write("/etc/dracut.conf.d/ferry-virtio.conf", `# added by Ferry for KVM\nadd_drivers+=" ${missing.join(" ")} "\n`);
-    }
-    await app.call("sh", `${rebuildCommand(g, kernel)} 2>&1`);
-    listing = await readGuestInitramfs(app, kernel.initrd!);
-    const still = needed.filter((d) => !listing.modules.has(d));
-    if (still.length) {
-      throw new FerryError({ code: "convert.initramfs", message: `the rebuilt initramfs ${kernel.initrd} still lacks ${still.join(", ")}`, file: null, hint: "check the guest's initramfs configuration (MODULES=, dracut omit_drivers) and run Ferry again" });
-    }
-    report.initramfs.rebuilt = true;
-    report.initramfs.added = missing;
-    missing = [];
-  }
-
-  // 3. Device names: fstab, crypttab, grub's defaults and device map.
+  // 2. Device names (before the initramfs: cryptroot and dracut copy /etc/crypttab into it): fstab, crypttab, grub's defaults and device map.
   const remapFile = async (path: string) => {
     const text = await read(path);
     if (text === null) return;
@@ -124,6 +107,41 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
     for (const e of r.edits) report.remapped.push({ file: path, ...e });
   };
   for (const f of ["/etc/fstab", "/etc/crypttab", "/etc/default/grub", "/boot/grub/device.map", "/boot/grub2/device.map"]) await remapFile(f);
+
+  // 3. virtio drivers in the initramfs: read it first, rebuild only when something is missing.
+  const needed = VIRTIO_DRIVERS.filter((d) => kernel.virtio[d] === "module");
+  let missing: string[];
+  try {
+    const listing = await readGuestInitramfs(app, kernel.initrd!);
+    missing = needed.filter((d) => !listing.modules.has(d));
+    report.initramfs.present = needed.filter((d) => listing.modules.has(d));
+    if (!missing.length) target.log(`${kernel.initrd} already carries ${needed.join(", ")} (${listing.segments.join(" + ")})`);
+  } catch (e) {
+    if (!(e instanceof FerryError) || !e.code.startsWith("initramfs.")) throw e;
+    target.warn("convert.initramfs-unreadable", `${kernel.initrd} could not be read (${e.message}); it is rebuilt`);
+    missing = [...needed];
+  }
+  const cryptChanged = report.remapped.some((r) => r.file === "/etc/crypttab");
+  if (missing.length === 0 && !cryptChanged) {
+    target.log(`${kernel.initrd}: not rebuilt`);
+  } else {
+    target.log(`${kernel.initrd}${missing.length ? ` lacks ${missing.join(", ")}` : " holds the old /etc/crypttab"}: rebuilding it (${rebuildCommand(g, kernel)})`);
+    if (missing.length && g.packageFormat === "deb") {
+      const file = "/etc/initramfs-tools/modules";
+      await write(file, addModuleLines((await read(file)) ?? "", missing));
+    } else if (missing.length) {
+      await app.call("mkdir_p", "/etc/dracut.conf.d");
+      await write("/etc/dracut.conf.d/ferry-virtio.conf", `# added by Ferry for KVM\nadd_drivers+=" ${missing.join(" ")} "\n`);
+    }
+    await app.call("sh", `${rebuildCommand(g, kernel)} 2>&1`);
+    const listing = await readGuestInitramfs(app, kernel.initrd!);
+    const still = needed.filter((d) => !listing.modules.has(d));
+    if (still.length) {
+      throw new FerryError({ code: "convert.initramfs", message: `the rebuilt initramfs ${kernel.initrd} still lacks ${still.join(", ")}`, file: null, hint: "check the guest's initramfs configuration (MODULES=, dracut omit_drivers) and run Ferry again" });
+    }
+    report.initramfs.rebuilt = true;
+    report.initramfs.added = missing;
+  }
 
   // 4. Serial console on the kernel command line.
   const defaults = await read("/etc/default/grub");
@@ -136,12 +154,12 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
   // 5. Regenerate the grub config; then remap what it wrote, since grub-probe
   // in the appliance sees the disks under their old names.
   if (g.bootloader.kind === "grub2" && g.bootloader.config) {
-    const cmd = g.packageFormat === "deb" ? `grub-mkconfig -o '${g.bootloader.config}'` : `grub2-mkconfig -o '${g.bootloader.config}'`;
+    const cmd = `${g.packageFormat === "deb" ? "grub-mkconfig" : "grub2-mkconfig"} -o ${shellQuote(g.bootloader.config)}`;
     try {
       await app.call("sh", `${cmd} 2>&1`);
       report.grubRegenerated = true;
     } catch (e) {
-      target.warn("convert.grub", `${cmd} failed (${(e as Error).message.slice(0, 300)}); ${g.bootloader.config} was edited in place instead`);
+      target.warn("convert.grub", `${cmd} failed (${commandFailed(e).message.slice(0, 300)}); ${g.bootloader.config} was edited in place instead`);
     }
     if (report.grubRegenerated) {
       const root = targetRootDevice(g.root, target.targetDisks);
@@ -185,7 +203,13 @@ export function targetRootDevice(root: string, targetDisks: string[]): string | 
 
 async function renameNetwork(app: Appliance, target: LinuxTarget, report: ConversionReport): Promise<void> {
   if (!target.nicNames.length) return;
-  const read = (path: string) => app.tryCall<string>("cat", path);
+  const read = (path: string) => app.readText(path);
+  // With net.ifnames=0 the kernel keeps eth0, eth1...: the names do not change on KVM.
+  const cmdline = [(await read("/etc/default/grub")) ?? "", (await read("/etc/kernel/cmdline")) ?? ""].join("\n");
+  if (/(^|[\s"'])net\.ifnames=0(?=[\s"']|$)/m.test(cmdline)) {
+    target.log("network: the guest uses kernel names (net.ifnames=0); nothing to rename");
+    return;
+  }
   const files: Array<{ path: string; text: string; names: string[] }> = [];
   const list = async (dir: string) => ((await app.call<boolean>("is_dir", dir)) ? ((await app.tryCall<string[]>("ls", dir)) ?? []).map((f) => `${dir}/${f}`) : []);
   for (const path of ["/etc/network/interfaces", ...(await list("/etc/network/interfaces.d"))]) {
@@ -215,7 +239,7 @@ async function renameNetwork(app: Appliance, target: LinuxTarget, report: Conver
   for (const f of files) {
     const r = renameInterfaces(f.path.includes("ifcfg-") ? dropHwaddr(f.text) : f.text, renames);
     if (!r.edits.length && r.text === f.text) continue;
-    await app.call("write", f.path, r.text);
+    await app.writeText(f.path, r.text);
     let path = f.path;
     if (f.path.includes("/ifcfg-")) {
       const to = renames.get(f.names[0]!);

@@ -50,6 +50,11 @@ describe("network names", () => {
     expect(interfaceRenames(["enp1s0"], ["enp1s0"]).size).toBe(0);
   });
 
+  it("renames in one pass, so swapped names do not collapse into one", () => {
+    const r = renameInterfaces("auto enp2s0\niface enp2s0 inet dhcp\nauto enp1s0\niface enp1s0 inet dhcp\n", new Map([["enp2s0", "enp1s0"], ["enp1s0", "enp2s0"]]));
+    expect(r.text).toBe("auto enp1s0\niface enp1s0 inet dhcp\nauto enp2s0\niface enp2s0 inet dhcp\n");
+  });
+
   it("drops HWADDR from ifcfg files (the MAC may change)", () => {
     expect(dropHwaddr("DEVICE=ens192\nHWADDR=00:50:56:aa:bb:cc\nBOOTPROTO=dhcp\n")).toBe("DEVICE=ens192\nBOOTPROTO=dhcp\n");
   });

@@ -98,14 +98,15 @@ export function netplanInterfaces(text: string): string[] {
 /** Rename interfaces as whole words (ens192 must not touch ens1920). */
 export function renameInterfaces(text: string, renames: Map<string, string>): { text: string; edits: Edit[] } {
   const edits: Edit[] = [];
-  let out = text;
-  for (const [from, to] of renames) {
-    const re = new RegExp(`(?<![A-Za-z0-9_.-])${from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![A-Za-z0-9_-])`, "g");
-    if (re.test(out)) {
-      out = out.replace(re, to);
-      edits.push({ from, to });
-    }
-  }
+  if (!renames.size) return { text, edits };
+  // One pass, so a swap (enp2s0 → enp1s0 while enp1s0 → enp2s0) does not rename twice.
+  const names = [...renames.keys()].sort((a, b) => b.length - a.length).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const re = new RegExp(`(?<![A-Za-z0-9_.-])(${names.join("|")})(?![A-Za-z0-9_-])`, "g");
+  const out = text.replace(re, (from: string) => {
+    const to = renames.get(from)!;
+    if (!edits.some((e) => e.from === from)) edits.push({ from, to });
+    return to;
+  });
   return { text: out, edits };
 }
 

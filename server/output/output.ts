@@ -75,7 +75,8 @@ export function openOutput(plan: TargetPlan): Output {
   }
   const finalDisks = plan.disks.map((d) => join(dir, d.targetName));
   const metadata = join(dir, mode.file(plan));
-  const clashes = [...finalDisks, metadata].filter((p) => existsSync(p));
+  const bootFiles = plan.bootCheck ? Object.values(bootCheckFiles(plan)).map((f) => join(dir, f)) : [];
+  const clashes = [...finalDisks, metadata, ...bootFiles].filter((p) => existsSync(p));
   if (clashes.length && !plan.overwrite) {
     throw new FerryError({ code: "output.exists", message: `would overwrite ${clashes.join(", ")}`, file: clashes[0]!, hint: "choose another name (-on) or folder (-os), remove the old files, or pass --overwrite" });
   }

@@ -7,7 +7,7 @@ import { openOutput, type Output } from "../output";
 import type { TargetPlan } from "../plan";
 import { Appliance } from "../convert/appliance";
 import { checkGuestFreeSpace } from "../convert/free-space";
-import { describeOs, type GuestInspection } from "../convert/guest";
+import { describeOs, type ConversionReport, type GuestInspection } from "../convert/guest";
 import { inspectGuestOs } from "../convert/inspect";
 import { convertLinux } from "../convert/linux";
 import { bootCheckFiles } from "../output/output";
@@ -87,6 +87,7 @@ interface Context {
   output: Output | null;
   appliance: Appliance | null;
   guest: GuestInspection | null;
+  conversion: ConversionReport | null;
 }
 
 interface StageDef {
@@ -106,7 +107,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
   const signal = inner.signal;
   // A cancel mid-inspection or mid-conversion stops the appliance at once (its calls then fail).
   signal.addEventListener("abort", () => ctx.appliance?.kill(), { once: true });
-  const ctx: Context = { plan, sources: new Map(), overlayRoot: null, overlays: [], output: null, appliance: null, guest: null };
+  const ctx: Context = { plan, sources: new Map(), overlayRoot: null, overlays: [], output: null, appliance: null, guest: null, conversion: null };
   const n = plan.disks.length;
 
   const fixed: StageDef[] = [
@@ -159,6 +160,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
         log(`${describeOs(g)} (${g.type}, ${g.arch}); root ${g.root}; package format ${g.packageFormat}`);
         for (const k of g.kernels) log(`kernel ${k.version}: ${Object.entries(k.virtio).map(([d, w]) => `${d} ${w}`).join(", ")}`);
         if (g.vmwareTools.length) log(`VMware tools: ${g.vmwareTools.join(", ")}`);
+        for (const u of g.unmounted) warn("convert.unmounted", `a guest filesystem did not mount, so the conversion cannot see or change it: ${u}`);
       },
     },
     {
@@ -180,6 +182,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
           log,
           warn,
         });
+        ctx.conversion = report;
         emit({ type: "conversion", t: t(), report });
       },
     },
@@ -239,6 +242,11 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
       name: "Checking that the guest boots",
       run: async () => {
         if (!plan.bootCheck) return "skipped";
+        if (ctx.conversion && !ctx.conversion.serialConsole) {
+          // Without console=ttyS0 a good guest shows no login prompt where the check listens.
+          warn("boot-check.no-serial", "the boot check was skipped: Ferry could not put the kernel's console on the serial port (no /etc/default/grub); the guest is not verified");
+          return "skipped";
+        }
         const layout = pciLayout(plan);
         const names = bootCheckFiles(plan);
         const r = await bootCheck({

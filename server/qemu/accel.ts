@@ -32,7 +32,7 @@ function probe(): Promise<Accel> {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       resolve({ kind: "kvm", reason: "KVM works" });
-    }, 1500);
+    }, 3000); // a broken KVM aborts in milliseconds; 3 s leaves room for a loaded host
     const fail = (why: string) => {
       clearTimeout(timer);
       const line = stderr.trim().split("\n").find((l) => /error/i.test(l)) ?? why;

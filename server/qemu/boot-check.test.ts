@@ -50,6 +50,13 @@ describe("bootCheckArgs", () => {
     expect(args).toContain("filter-dump,id=dump0,netdev=net0,file=/tmp/w/nic0.pcap");
     expect(args).toContain("-serial file:/out/g-console.log");
   });
+
+  it("doubles commas in paths, as qemu's option syntax needs", () => {
+    const args = bootCheckArgs({ disks: [{ path: "/srv/vms,2024/g-vda", format: "raw", bus: "virtio", pciBus: 1 }], nics: [], rootPorts: 1, firmware: "bios", memoryMiB: 1024, vcpus: 1, consoleLog: "/srv/vms,2024/c.log", screenshot: "/x.png" }, "kvm", "/tmp/q.sock", "/tmp/w", null);
+    expect(args).toContain("file=/srv/vms,,2024/g-vda,format=raw,if=none,id=disk0,snapshot=on,cache=unsafe");
+    expect(args).toContain("file:/srv/vms,,2024/c.log");
+    expect(args.join(" ")).toContain("-cpu host");
+  });
 });
 
 /** A pcap with one Ethernet frame: UDP from the MAC to port `port`. */

@@ -95,17 +95,20 @@ export function judgeConsole(text: string): { state: "booted" | "failed" | "wait
 const OVMF_CODE = ["/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd"];
 const OVMF_VARS = ["/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd"];
 
+/** qemu's option syntax: a comma inside a value is written twice. */
+const opt = (value: string) => value.replace(/,/g, ",,");
+
 export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSocket: string, pcapDir: string, varsCopy: string | null): string[] {
   const args = ["-machine", `q35,accel=${accel}`, "-cpu", accel === "kvm" ? "host" : "max", "-m", String(Math.min(Math.max(o.memoryMiB, 512), 2048)), "-smp", String(Math.min(Math.max(o.vcpus, 1), 2))];
-  args.push("-nodefaults", "-display", "none", "-device", "VGA", "-no-reboot", "-serial", `file:${o.consoleLog}`, "-qmp", `unix:${qmpSocket},server=on,wait=off`);
+  args.push("-nodefaults", "-display", "none", "-device", "VGA", "-no-reboot", "-serial", `file:${opt(o.consoleLog)}`, "-qmp", `unix:${opt(qmpSocket)},server=on,wait=off`);
   if (o.firmware === "uefi") {
     const code = OVMF_CODE.find((p) => existsSync(p))!;
-    args.push("-drive", `if=pflash,format=raw,readonly=on,file=${code}`, "-drive", `if=pflash,format=raw,file=${varsCopy}`);
+    args.push("-drive", `if=pflash,format=raw,readonly=on,file=${opt(code)}`, "-drive", `if=pflash,format=raw,file=${opt(varsCopy!)}`);
   }
   for (let bus = 1; bus <= o.rootPorts; bus++) args.push("-device", `pcie-root-port,id=rp${bus},bus=pcie.0,chassis=${bus},addr=0x${(bus + 1).toString(16)}`);
   let sata = 0;
   o.disks.forEach((d, i) => {
-    args.push("-drive", `file=${d.path},format=${d.format},if=none,id=disk${i},snapshot=on,cache=unsafe`);
+    args.push("-drive", `file=${opt(d.path)},format=${d.format},if=none,id=disk${i},snapshot=on,cache=unsafe`);
     const boot = i === 0 ? ",bootindex=1" : "";
     if (d.bus === "virtio") args.push("-device", `virtio-blk-pci,drive=disk${i},bus=rp${d.pciBus},addr=0x0${boot}`);
     else args.push("-device", `ide-hd,drive=disk${i},bus=ide.${sata++}${boot}`);
@@ -113,7 +116,7 @@ export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSock
   o.nics.forEach((n, i) => {
     const model = n.model === "virtio" ? "virtio-net-pci" : n.model;
     args.push("-netdev", `user,id=net${i},restrict=on`, "-device", `${model},netdev=net${i},bus=rp${n.pciBus},addr=0x0${n.mac ? `,mac=${n.mac}` : ""}`);
-    args.push("-object", `filter-dump,id=dump${i},netdev=net${i},file=${join(pcapDir, `nic${i}.pcap`)}`);
+    args.push("-object", `filter-dump,id=dump${i},netdev=net${i},file=${opt(join(pcapDir, `nic${i}.pcap`))}`);
   });
   return args;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { addModuleLines, deviceMap, dropHwaddr, ensureSerialConsole, ifupdownInterfaces, interfaceRenames, netplanInterfaces, pinKernelRoot, remapDevices, renameInterfaces } from "./remap";
+import { deviceMap } from "../plan";
+import { addModuleLines, dropHwaddr, ensureSerialConsole, ifupdownInterfaces, interfaceRenames, netplanInterfaces, pinKernelRoot, remapDevices, renameInterfaces } from "./remap";
 
 const map = deviceMap([
   { bus: "scsi", targetDev: "vda" },

@@ -9,35 +9,6 @@ export interface Edit {
   to: string;
 }
 
-/**
- * The source disk names Linux used on VMware, in the order the disks
- * appear (SCSI and SATA: sda, sdb...; IDE: hda... with old kernels, sdX with
- * libata), each mapped to the target's name for the same disk.
- */
-export function deviceMap(sources: Array<{ bus: string; targetDev: string | null }>): Map<string, string> {
-  const map = new Map<string, string>();
-  let sd = 0;
-  let hd = 0;
-  for (const s of sources) {
-    const sdName = `sd${letters(sd++)}`;
-    const hdName = s.bus === "ide" ? `hd${letters(hd++)}` : null;
-    if (!s.targetDev) continue;
-    map.set(sdName, s.targetDev);
-    if (hdName) map.set(hdName, s.targetDev);
-  }
-  return map;
-}
-
-function letters(index: number): string {
-  let n = index;
-  let s = "";
-  do {
-    s = String.fromCharCode(97 + (n % 26)) + s;
-    n = Math.floor(n / 26) - 1;
-  } while (n >= 0);
-  return s;
-}
-
 const DEVICE_RE = /\/dev\/((?:sd|hd|xvd)[a-z]{1,3})(\d*)(?![a-z])/g;
 
 /** Replace `/dev/sdXN` with the target's name; UUID=, LABEL= and /dev/disk/by-* stay as they are. */

@@ -1,2 +1,2 @@
 export * from "./target-plan";
-export { planTarget, devName, suggestName } from "./plan-target";
+export { planTarget, devName, deviceMap, suggestName } from "./plan-target";

@@ -1,6 +1,5 @@
 import { FerryError } from "../errors";
 import type { InspectedVm } from "../input/inspect-guest";
-import { deviceMap } from "../convert/remap";
 import { guestNicName, pciLayout } from "./pci-layout";
 import { PlanOptions, TargetPlan, type Change, type PlannedNic } from "./target-plan";
 
@@ -11,7 +10,7 @@ import { PlanOptions, TargetPlan, type Change, type PlannedNic } from "./target-
  */
 
 /** `sda`, ..., `sdz`, `sdaa`: the kernel's naming. */
-export function devName(prefix: "sd" | "vd", index: number): string {
+export function devName(prefix: "sd" | "vd" | "hd", index: number): string {
   let n = index;
   let s = "";
   do {
@@ -19,6 +18,25 @@ export function devName(prefix: "sd" | "vd", index: number): string {
     n = Math.floor(n / 26) - 1;
   } while (n >= 0);
   return prefix + s;
+}
+
+/**
+ * The source disk names Linux used on VMware, in the order the disks
+ * appear (SCSI and SATA: sda, sdb...; IDE: hda... with old kernels, sdX with
+ * libata), each mapped to the target's name for the same disk.
+ */
+export function deviceMap(sources: Array<{ bus: string; targetDev: string | null }>): Map<string, string> {
+  const map = new Map<string, string>();
+  let sd = 0;
+  let hd = 0;
+  for (const s of sources) {
+    const sdName = devName("sd", sd++);
+    const hdName = s.bus === "ide" ? devName("hd", hd++) : null;
+    if (!s.targetDev) continue;
+    map.set(sdName, s.targetDev);
+    if (hdName) map.set(hdName, s.targetDev);
+  }
+  return map;
 }
 
 const NAME_OK = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/;

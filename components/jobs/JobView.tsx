@@ -7,6 +7,7 @@ import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { describeOs } from "@/server/convert/guest";
 import type { PipelineEvent } from "@/server/pipeline/events";
+import { consoleText } from "@/server/qemu/console";
 import { formatBytes } from "@/server/units";
 import { useTRPC } from "../TrpcProvider";
 import { Alert, Badge, btn, Card, ErrorBox } from "../ui";
@@ -61,7 +62,7 @@ function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { typ
   const trpc = useTRPC();
   const evidence = useQuery(trpc.jobs.bootEvidence.queryOptions({ id }));
   const consoleRef = useRef<HTMLPreElement>(null);
-  const lines = evidence.data?.console ? evidence.data.console.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "").split("\n").slice(-40).join("\n") : boot.lastLines.join("\n");
+  const lines = evidence.data?.console ? consoleText(evidence.data.console).split("\n").slice(-40).join("\n") : boot.lastLines.join("\n");
   // The end of the console is what matters: the login prompt, or where the boot stopped.
   useEffect(() => {
     if (consoleRef.current) consoleRef.current.scrollTop = consoleRef.current.scrollHeight;

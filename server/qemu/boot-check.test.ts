@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { inflateSync } from "node:zlib";
-import { bootCheckArgs, consoleText, judgeConsole } from "./boot-check";
+import { bootCheckArgs } from "./boot-check";
+import { consoleText, judgeConsole } from "./console";
 import { dhcpClients } from "./pcap";
 import { ppmToPng } from "./png";
 

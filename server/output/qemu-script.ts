@@ -1,5 +1,6 @@
 import type { TargetPlan } from "../plan";
 import { pciLayout } from "../plan/pci-layout";
+import { diskDevice, nicDevice, rootPortDevices } from "../qemu/devices";
 
 /** POSIX shell single-quoting: the name and paths come from an untrusted VMX. */
 export function shellQuote(s: string): string {
@@ -23,11 +24,10 @@ export function qemuScript(plan: TargetPlan, diskPaths: string[]): string {
   }
   // The same PCI layout as the libvirt XML and the boot check: interface names follow it.
   const layout = pciLayout(plan);
-  for (let bus = 1; bus <= layout.rootPorts; bus++) args.push(`-device pcie-root-port,id=rp${bus},bus=pcie.0,chassis=${bus},addr=0x${(bus + 1).toString(16)}`);
+  for (const port of rootPortDevices(layout.rootPorts)) args.push(`-device ${port}`);
   let sata = 0;
   plan.disks.forEach((d, i) => {
-    const boot = i === 0 ? ",bootindex=1" : "";
-    const device = d.bus === "virtio" ? `virtio-blk-pci,drive=${d.dev},bus=rp${layout.diskBus[i]},addr=0x0${boot}` : `ide-hd,drive=${d.dev},bus=ide.${sata++}${boot}`;
+    const device = diskDevice({ bus: d.bus, pciBus: layout.diskBus[i] ?? null }, d.dev, d.bus === "virtio" ? 0 : sata++, i === 0);
     args.push(`-drive file=${q(diskPaths[i]!)},format=${plan.format},if=none,id=${d.dev}`, `-device ${device}`);
   });
   plan.cdroms.forEach((c) => {
@@ -35,7 +35,7 @@ export function qemuScript(plan: TargetPlan, diskPaths: string[]): string {
   });
   plan.nics.forEach((n, i) => {
     const netdev = n.network.type === "bridge" ? `bridge,id=net${i},br=${q(n.network.name)}` : `user,id=net${i}`;
-    args.push(`-netdev ${netdev}`, `-device ${n.model === "virtio" ? "virtio-net-pci" : n.model},netdev=net${i},bus=rp${layout.nicBus[i]},addr=0x0${n.mac ? `,mac=${n.mac}` : ""}`);
+    args.push(`-netdev ${netdev}`, `-device ${nicDevice(n, `net${i}`, layout.nicBus[i]!)}`);
   });
   args.push("-serial stdio", "-vnc 127.0.0.1:0");
   const uefi =

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { FerryError } from "../errors";
 import { probeAccel, type Accel } from "./accel";
 import { consoleText, judgeConsole } from "./console";
+import { diskDevice, nicDevice, rootPortDevices } from "./devices";
 import { dhcpClients } from "./pcap";
 import { ppmToPng } from "./png";
 
@@ -77,17 +78,14 @@ export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSock
     const code = OVMF_CODE.find((p) => existsSync(p))!;
     args.push("-drive", `if=pflash,format=raw,readonly=on,file=${opt(code)}`, "-drive", `if=pflash,format=raw,file=${opt(varsCopy!)}`);
   }
-  for (let bus = 1; bus <= o.rootPorts; bus++) args.push("-device", `pcie-root-port,id=rp${bus},bus=pcie.0,chassis=${bus},addr=0x${(bus + 1).toString(16)}`);
+  for (const port of rootPortDevices(o.rootPorts)) args.push("-device", port);
   let sata = 0;
   o.disks.forEach((d, i) => {
     args.push("-drive", `file=${opt(d.path)},format=${d.format},if=none,id=disk${i},snapshot=on,cache=unsafe`);
-    const boot = i === 0 ? ",bootindex=1" : "";
-    if (d.bus === "virtio") args.push("-device", `virtio-blk-pci,drive=disk${i},bus=rp${d.pciBus},addr=0x0${boot}`);
-    else args.push("-device", `ide-hd,drive=disk${i},bus=ide.${sata++}${boot}`);
+    args.push("-device", diskDevice(d, `disk${i}`, d.bus === "virtio" ? 0 : sata++, i === 0));
   });
   o.nics.forEach((n, i) => {
-    const model = n.model === "virtio" ? "virtio-net-pci" : n.model;
-    args.push("-netdev", `user,id=net${i},restrict=on`, "-device", `${model},netdev=net${i},bus=rp${n.pciBus},addr=0x0${n.mac ? `,mac=${n.mac}` : ""}`);
+    args.push("-netdev", `user,id=net${i},restrict=on`, "-device", nicDevice(n, `net${i}`, n.pciBus));
     args.push("-object", `filter-dump,id=dump${i},netdev=net${i},file=${opt(join(pcapDir, `nic${i}.pcap`))}`);
   });
   return args;

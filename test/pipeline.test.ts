@@ -4,7 +4,6 @@
  * unchanged after every run, successful, failed or cancelled.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statfsSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,25 +12,17 @@ import { FerryError } from "../server/errors";
 import { inspectGuest } from "../server/input/inspect-guest";
 import { runPipeline, type PipelineEvent } from "../server/pipeline";
 import { planTarget, type PlanOptions } from "../server/plan";
+import { fingerprint } from "./fixtures/fingerprint";
 import { makeGuest } from "./fixtures/guest";
 
 const root = mkdtempSync(join(tmpdir(), "ferry-pipeline-"));
 const MiB = 1024 ** 2;
 
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir)) {
-    const p = join(dir, f);
-    out[f] = `${createHash("sha256").update(readFileSync(p)).digest("hex")} ${statSync(p).mtimeMs}`;
-  }
-  return out;
-}
-
 async function convert(vmx: string, options: Omit<PlanOptions, "outputDir"> & { outputDir?: string }, run: { signal?: AbortSignal; overlayDir?: string; onEvent?: (e: PipelineEvent) => void } = {}) {
   const outputDir = options.outputDir ?? mkdtempSync(join(root, "out-"));
   const events: PipelineEvent[] = [];
   const plan = planTarget(inspectGuest(vmx), { ...options, outputDir });
-  const before = snapshot(join(vmx, ".."));
+  const before = fingerprint(join(vmx, ".."));
   let error: FerryError | null = null;
   try {
     await runPipeline(plan, { emit: (e) => (events.push(e), run.onEvent?.(e)), signal: run.signal, overlayDir: run.overlayDir });
@@ -39,7 +30,7 @@ async function convert(vmx: string, options: Omit<PlanOptions, "outputDir"> & { 
     error = e as FerryError;
   }
   // Whatever happened, the source is untouched.
-  expect(snapshot(join(vmx, ".."))).toEqual(before);
+  expect(fingerprint(join(vmx, ".."))).toEqual(before);
   return { outputDir, events, error, plan, files: readdirSync(outputDir).sort() };
 }
 

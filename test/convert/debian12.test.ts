@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { hostDecompress } from "../../server/convert/inspect";
 import { listInitramfs } from "../../server/convert/initramfs";
 import { debianGuests, type DebianGuests } from "../fixtures/linux-guest";
-import { fingerprint, guestFile, guestText, validateXml } from "./helpers";
+import { fingerprint } from "../fixtures/fingerprint";
+import { guestFile, guestText, validateXml } from "./helpers";
 
 /**
  * The whole conversion of a real Debian 12 VMware guest (pvscsi, vmxnet3,

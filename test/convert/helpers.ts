@@ -1,21 +1,7 @@
-import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { inspectGuest } from "../../server/input/inspect-guest";
 import { runPipeline, type PipelineEvent } from "../../server/pipeline";
 import { planTarget, type PlanOptions } from "../../server/plan";
-
-/** Every file of a guest folder with its checksum and mtime: the source must come out of a run unchanged. */
-export function fingerprint(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir).sort()) {
-    const p = join(dir, f);
-    const st = statSync(p);
-    out[f] = `${createHash("sha256").update(readFileSync(p)).digest("hex")} ${st.size} ${st.mtimeMs}`;
-  }
-  return out;
-}
 
 /** A file from the ext4 partition (at 1 MiB) of a raw disk image, read on the host; null when absent. */
 export function guestFile(raw: string, path: string): Buffer | null {

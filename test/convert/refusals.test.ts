@@ -8,7 +8,8 @@ import { inspectGuest } from "../../server/input/inspect-guest";
 import { runPipeline, type PipelineEvent } from "../../server/pipeline";
 import { planTarget } from "../../server/plan";
 import { DEBIAN_SKELETON, makeLinuxGuest } from "../fixtures/linux-guest";
-import { fingerprint, run } from "./helpers";
+import { fingerprint } from "../fixtures/fingerprint";
+import { run } from "./helpers";
 
 /**
  * Guests Ferry cannot convert fail at the right stage, before anything is

@@ -4,7 +4,8 @@ import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PipelineEvent } from "../../server/pipeline";
 import { debianGuests, type DebianGuests } from "../fixtures/linux-guest";
-import { fingerprint, guestText, run, validateXml } from "./helpers";
+import { fingerprint } from "../fixtures/fingerprint";
+import { guestText, run, validateXml } from "./helpers";
 
 /**
  * The split guest: 2 GB extents (twoGbMaxExtentSparse) and a data disk on a

@@ -8,7 +8,8 @@ import { bootCheck } from "../../server/qemu/boot-check";
 import { hostDecompress } from "../../server/convert/inspect";
 import { listInitramfs } from "../../server/convert/initramfs";
 import { debianGuests, type DebianGuests } from "../fixtures/linux-guest";
-import { fingerprint, guestFile, guestText, run } from "./helpers";
+import { fingerprint } from "../fixtures/fingerprint";
+import { guestFile, guestText, run } from "./helpers";
 
 /**
  * The "strict" guest: like many real VMware guests its initramfs holds only

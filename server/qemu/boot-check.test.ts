@@ -1,9 +1,16 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { inflateSync } from "node:zlib";
-import { bootCheckArgs } from "./boot-check";
-import { consoleText, judgeConsole } from "./console";
+import { bootCheckArgs, defaultMac } from "./boot-check";
+import { consoleText, describeFailure, judgeConsole, startedBootEntry } from "./console";
+import { ovmfFirmware } from "./ovmf";
+import { FerryError } from "../errors";
 import { dhcpClients } from "./pcap";
 import { ppmToPng } from "./png";
+import { VGA_TEXT_BYTES, vgaText, vgaTextLines } from "./vga-text";
+
+const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", name));
 
 describe("judgeConsole", () => {
   it("passes on a getty login prompt, even with kernel messages after it on the line", () => {
@@ -12,7 +19,7 @@ describe("judgeConsole", () => {
 
   it("fails at once on the initramfs giving up, a panic or emergency mode, quoting the line", () => {
     const alert = "Begin: Running /scripts/local-block ... done.\nGave up waiting for root file system device.  Common problems:\nALERT!  /dev/sda1 does not exist.  Dropping to a shell!\n(initramfs) ";
-    expect(judgeConsole(alert)).toEqual({ state: "failed", line: "ALERT!  /dev/sda1 does not exist.  Dropping to a shell!" });
+    expect(judgeConsole(alert)).toEqual({ state: "failed", line: "ALERT!  /dev/sda1 does not exist.  Dropping to a shell!", what: "the initramfs did not find the root file system" });
     expect(judgeConsole("[ 1.2] Kernel panic - not syncing: VFS: Unable to mount root fs\n").state).toBe("failed");
     expect(judgeConsole("You are in emergency mode. After logging in, type ...\n").state).toBe("failed");
   });
@@ -23,6 +30,66 @@ describe("judgeConsole", () => {
 
   it("strips terminal colours and carriage returns", () => {
     expect(consoleText("[\x1b[0;32m  OK  \x1b[0m] Started\r\n")).toBe("[  OK  ] Started\n");
+    expect(consoleText("\x1b[2J\x1b[01;01H\x1b[=3hBdsDxe")).toBe("BdsDxe");
+  });
+});
+
+describe("judgeConsole: firmware and boot loader dead ends", () => {
+  it("fails on OVMF falling back to its shell (recorded: a blank disk), quoting the boot option that failed", () => {
+    const v = judgeConsole(consoleText(fixture("ovmf-blank-disk.log").toString("latin1")));
+    expect(v).toEqual({ state: "failed", line: "UEFI Interactive Shell v2.2", what: "the firmware fell back to the UEFI shell", cause: 'BdsDxe: failed to load Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x2,0x0): Not Found' });
+    expect(describeFailure(v)).toBe(`the firmware fell back to the UEFI shell: "UEFI Interactive Shell v2.2" after "BdsDxe: failed to load Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x2,0x0): Not Found"`);
+    // The prompt alone is enough too (the banner may have scrolled out of the kept text).
+    expect(judgeConsole("FS0:\\> \nShell> ").state).toBe("failed");
+  });
+
+  it("fails on OVMF with no bootable option (recorded: Secure Boot firmware, blank disk)", () => {
+    const v = judgeConsole(consoleText(fixture("ovmf-secboot-blank-disk.log").toString("latin1")));
+    expect(v.state).toBe("failed");
+    expect(v.line).toBe("BdsDxe: No bootable option or device was found.");
+    expect(v.what).toBe("the firmware found no bootable option");
+    expect(v.cause).toMatch(/^BdsDxe: failed to load Boot0001 "UEFI Misc Device"/);
+  });
+
+  it("waits while OVMF moves on from a failed boot option to the next", () => {
+    const text = 'BdsDxe: failed to load Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x2,0x0): Not Found\nBdsDxe: loading Boot0002 "debian" from HD(1,GPT,...)\nBdsDxe: starting Boot0002 "debian" from HD(1,GPT,...)\n';
+    expect(judgeConsole(text)).toEqual({ state: "waiting", line: null });
+    expect(startedBootEntry(text)).toBe('Boot0002 "debian"');
+    expect(startedBootEntry("Linux version 6.1")).toBeNull();
+  });
+
+  it("fails on grub's rescue prompt, quoting grub's error before it, but not on a harmless grub error alone", () => {
+    const text = "Welcome to GRUB!\n\nerror: disk `hd0,gpt2' not found.\nEntering rescue mode...\ngrub rescue> ";
+    expect(judgeConsole(text)).toEqual({ state: "failed", line: "grub rescue>", what: "grub stopped at its rescue prompt", cause: "error: disk `hd0,gpt2' not found." });
+    expect(judgeConsole("error: file `/boot/grub/fonts/unicode.pf2' not found.\nLoading Linux 6.1.0-18-amd64 ...\n").state).toBe("waiting");
+  });
+
+  it("fails on SeaBIOS's dead ends", () => {
+    expect(judgeConsole("Booting from Hard Disk...\nBoot failed: not a bootable disk\n")).toMatchObject({ state: "failed", what: "the BIOS found no boot loader on the disk" });
+    expect(judgeConsole("No bootable option or device was found.")).toMatchObject({ state: "failed", what: "the firmware found no bootable option" });
+  });
+});
+
+describe("vgaTextLines", () => {
+  it("decodes a recorded SeaBIOS screen (a blank disk) into 25 lines of 80, and judges it like a console", () => {
+    const screen = fixture("seabios-blank-disk.vga");
+    const lines = vgaTextLines(screen);
+    expect(lines).toHaveLength(25);
+    expect(lines.slice(0, 7)).toEqual(["SeaBIOS (version 1.16.2-debian-1.16.2-1)", "Booting from Hard Disk...", "Boot failed: not a bootable disk", "", "Booting from Floppy...", "Boot failed: could not read the boot disk", ""]);
+    expect(judgeConsole(vgaText(screen))).toEqual({ state: "failed", line: "No bootable device.", what: "the BIOS found no bootable device", cause: "Boot failed: not a bootable disk" });
+  });
+
+  it("reads characters, not attributes, keeps row positions, maps box drawing, and refuses a buffer that is not one screen", () => {
+    const screen = new Uint8Array(VGA_TEXT_BYTES);
+    const put = (row: number, col: number, text: number[]) => text.forEach((c, i) => ((screen[(row * 80 + col + i) * 2] = c), (screen[(row * 80 + col + i) * 2 + 1] = 0x1f)));
+    put(0, 79, [0x41]);
+    put(2, 0, [0xda, 0xc4, 0xbf, 0x01, 0x67, 0x72, 0x75, 0x62, 0x20, 0x72, 0x65, 0x73, 0x63, 0x75, 0x65, 0x3e]);
+    const lines = vgaTextLines(screen);
+    expect(lines[0]).toBe(" ".repeat(79) + "A");
+    expect(lines[1]).toBe("");
+    expect(lines[2]).toBe("┌─┐ grub rescue>");
+    expect(judgeConsole(lines.join("\n")).state).toBe("failed");
+    expect(() => vgaTextLines(new Uint8Array(3999))).toThrow(/4000 bytes, not 3999/);
   });
 });
 
@@ -57,6 +124,42 @@ describe("bootCheckArgs", () => {
     expect(args).toContain("file=/srv/vms,,2024/g-vda,format=raw,if=none,id=disk0,snapshot=on,cache=unsafe");
     expect(args).toContain("file:/srv/vms,,2024/c.log");
     expect(args.join(" ")).toContain("-cpu host");
+  });
+});
+
+describe("ovmfFirmware", () => {
+  it("picks OVMF's 4 MiB code and variables, and for Secure Boot the SMM build with Microsoft's keys, SMM and a secure flash", () => {
+    expect(ovmfFirmware(false)).toEqual({ code: "/usr/share/OVMF/OVMF_CODE_4M.fd", varsTemplate: "/usr/share/OVMF/OVMF_VARS_4M.fd", secureBoot: false, machineOptions: [], args: [] });
+    expect(ovmfFirmware(true)).toEqual({ code: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", varsTemplate: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", secureBoot: true, machineOptions: ["smm=on"], args: ["-global", "driver=cfi.pflash01,property=secure,value=on"] });
+  });
+
+  it("names the missing files and says to install ovmf", () => {
+    const error = (() => {
+      try {
+        ovmfFirmware(true, "/nonexistent/OVMF");
+      } catch (e) {
+        return e as FerryError;
+      }
+    })();
+    expect(error).toBeInstanceOf(FerryError);
+    expect(error!.code).toBe("boot-check.no-ovmf");
+    expect(error!.message).toBe("the guest boots with UEFI and Secure Boot and this host has no OVMF firmware for it: /nonexistent/OVMF/OVMF_CODE_4M.secboot.fd and /nonexistent/OVMF/OVMF_VARS_4M.ms.fd are missing");
+    expect(error!.file).toBe("/nonexistent/OVMF/OVMF_CODE_4M.secboot.fd");
+    expect(error!.hint).toMatch(/^apt-get install ovmf/);
+  });
+
+  it("puts the firmware on the command line: Secure Boot adds smm=on and the secure flash; a NIC without a MAC gets qemu's own default, named", () => {
+    const o = { disks: [], nics: [{ model: "e1000e", mac: null, pciBus: 1 }, { model: "virtio", mac: null, pciBus: 2 }], rootPorts: 2, firmware: "uefi" as const, memoryMiB: 1024, vcpus: 1, consoleLog: "/c.log", screenshot: "/s.png", secureBoot: true };
+    const args = bootCheckArgs(o, "tcg", "/tmp/q.sock", "/tmp/w", "/tmp/w/vars.fd").join(" ");
+    expect(args).toContain("-machine q35,smm=on,accel=tcg");
+    expect(args).toContain("-global driver=cfi.pflash01,property=secure,value=on -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd -drive if=pflash,format=raw,file=/tmp/w/vars.fd");
+    expect(args).toContain("e1000e,netdev=net0,bus=rp1,addr=0x0,mac=52:54:00:12:34:56");
+    expect(args).toContain("virtio-net-pci,netdev=net1,bus=rp2,addr=0x0,mac=52:54:00:12:34:57");
+    expect(defaultMac(0)).toBe("52:54:00:12:34:56");
+    const plain = bootCheckArgs({ ...o, secureBoot: false }, "kvm", "/q", "/w", "/w/vars.fd").join(" ");
+    expect(plain).toContain("-machine q35,accel=kvm");
+    expect(plain).not.toContain("smm=on");
+    expect(plain).toContain("file=/usr/share/OVMF/OVMF_CODE_4M.fd");
   });
 });
 

@@ -1,22 +1,33 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FerryError } from "../errors";
 import { probeAccel, type Accel } from "./accel";
-import { consoleText, judgeConsole } from "./console";
+import { consoleText, describeFailure, judgeConsole, startedBootEntry, type ConsoleVerdict } from "./console";
 import { diskDevice, nicDevice, rootPortDevices } from "./devices";
-import { dhcpClients } from "./pcap";
+import { ovmfFirmware, type OvmfFirmware } from "./ovmf";
+import { macEvidence } from "./pcap";
 import { ppmToPng } from "./png";
+import { VGA_TEXT_ADDRESS, VGA_TEXT_BYTES, vgaTextLines } from "./vga-text";
 
 /**
  * The boot check: boot the converted disks under qemu with the target's
  * devices, on an isolated network, and pass when a login prompt appears on
  * the serial console. Disks are opened with snapshot=on: booting writes to
  * a throw-away layer, never to the output. The console log and a screenshot
- * are kept; the NIC's packets are captured so the check can tell whether
- * the guest's network came up (a DHCP request from the NIC's MAC).
+ * are kept; each NIC's packets are captured so the check can tell whether
+ * the guest's network came up (a DHCP request from the NIC's MAC, the IPv4
+ * addresses it announced).
+ *
+ * A dead end ends the check at once instead of waiting out the limit: a
+ * fatal console line, and the firmware's and boot loader's own (the UEFI
+ * shell, no bootable option or device, grub's rescue prompt). Under BIOS,
+ * SeaBIOS and grub write to the VGA screen, not the serial port: the check
+ * reads the VGA text buffer through QMP every few seconds and judges it
+ * with the same judgeConsole. Whichever way the check ends, returning or
+ * throwing, qemu has exited and the work folder is gone.
  */
 
 export interface BootDisk {
@@ -46,6 +57,28 @@ export interface BootCheckOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   log?: (message: string) => void;
+  /**
+   * UEFI: a per-guest OVMF variables file (see ovmf-vars.ts), copied to the
+   * work folder before the boot and never modified in place. Default: a
+   * fresh copy of OVMF's template, which holds no boot entry of the guest's.
+   */
+  uefiVars?: string;
+  /** UEFI: boot OVMF's Secure Boot build with Microsoft's keys enrolled (SMM, secure flash). */
+  secureBoot?: boolean;
+  /** Where the check's work folder (QMP socket, packet dumps, variables copy) is made; default the system's temporary folder. */
+  tmpDir?: string;
+  /** BIOS: how often the VGA text screen is read, in ms (default 3000). */
+  screenEveryMs?: number;
+}
+
+export interface BootCheckNic {
+  /** The NIC's MAC: the target's, or the one qemu would give it (52:54:00:12:34:56 onward). */
+  mac: string;
+  model: string;
+  /** It sent a DHCP request. */
+  dhcp: boolean;
+  /** IPv4 addresses it announced (ARP, source addresses of its packets). */
+  addresses: string[];
 }
 
 export interface BootCheckResult {
@@ -59,24 +92,33 @@ export interface BootCheckResult {
   /** MACs that sent a DHCP request (the guest's network came up). */
   dhcpFrom: string[];
   screenshot: boolean;
+  /** Per NIC, in the order of options.nics: what its packet capture shows. */
+  nics: BootCheckNic[];
+  firmware: { kind: "bios" | "uefi"; secureBoot: boolean; varsFromGuest: boolean };
+  /** The UEFI boot entry OVMF started last (`Boot0000 "debian"`), when the console shows one. */
+  bootEntry: string | null;
+  /** BIOS: the VGA text screen as last read (25 lines), or null when it was not read. */
+  screen: string[] | null;
 }
 
 export function defaultBootTimeoutMs(accel: Accel["kind"]): number {
   return accel === "kvm" ? 180_000 : 600_000;
 }
 
-const OVMF_CODE = ["/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd"];
-const OVMF_VARS = ["/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd"];
-
 /** qemu's option syntax: a comma inside a value is written twice. */
 const opt = (value: string) => value.replace(/,/g, ",,");
 
-export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSocket: string, pcapDir: string, varsCopy: string | null): string[] {
-  const args = ["-machine", `q35,accel=${accel}`, "-cpu", accel === "kvm" ? "host" : "max", "-m", String(Math.min(Math.max(o.memoryMiB, 512), 2048)), "-smp", String(Math.min(Math.max(o.vcpus, 1), 2))];
+/** The MAC qemu gives the i-th NIC without one; the check names it so its packets can be told apart. */
+export const defaultMac = (i: number) => `52:54:00:12:34:${(0x56 + i).toString(16).padStart(2, "0")}`;
+
+export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSocket: string, pcapDir: string, varsCopy: string | null, fw: OvmfFirmware | null = null): string[] {
+  const firmware = o.firmware === "uefi" ? (fw ?? ovmfFirmware(o.secureBoot ?? false)) : null;
+  const machine = ["q35", ...(firmware?.machineOptions ?? []), `accel=${accel}`].join(",");
+  const args = ["-machine", machine, "-cpu", accel === "kvm" ? "host" : "max", "-m", String(Math.min(Math.max(o.memoryMiB, 512), 2048)), "-smp", String(Math.min(Math.max(o.vcpus, 1), 2))];
   args.push("-nodefaults", "-display", "none", "-device", "VGA", "-no-reboot", "-serial", `file:${opt(o.consoleLog)}`, "-qmp", `unix:${opt(qmpSocket)},server=on,wait=off`);
-  if (o.firmware === "uefi") {
-    const code = OVMF_CODE.find((p) => existsSync(p))!;
-    args.push("-drive", `if=pflash,format=raw,readonly=on,file=${opt(code)}`, "-drive", `if=pflash,format=raw,file=${opt(varsCopy!)}`);
+  if (firmware) {
+    args.push(...firmware.args);
+    args.push("-drive", `if=pflash,format=raw,readonly=on,file=${opt(firmware.code)}`, "-drive", `if=pflash,format=raw,file=${opt(varsCopy!)}`);
   }
   for (const port of rootPortDevices(o.rootPorts)) args.push("-device", port);
   let sata = 0;
@@ -85,7 +127,7 @@ export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSock
     args.push("-device", diskDevice(d, `disk${i}`, d.bus === "virtio" ? 0 : sata++, i === 0));
   });
   o.nics.forEach((n, i) => {
-    args.push("-netdev", `user,id=net${i},restrict=on`, "-device", nicDevice(n, `net${i}`, n.pciBus));
+    args.push("-netdev", `user,id=net${i},restrict=on`, "-device", nicDevice({ ...n, mac: n.mac ?? defaultMac(i) }, `net${i}`, n.pciBus));
     args.push("-object", `filter-dump,id=dump${i},netdev=net${i},file=${opt(join(pcapDir, `nic${i}.pcap`))}`);
   });
   return args;
@@ -148,38 +190,72 @@ function readTail(path: string, from: number): { text: string; size: number } {
   }
 }
 
+/** Wait for a child to be gone (it was sent SIGKILL): at most `ms`. */
+function gone(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** The VGA text screen through QMP (pmemsave of 0xB8000), or null when qemu does not answer yet. */
+async function readScreen(qmpSocket: string, file: string): Promise<string[] | null> {
+  try {
+    await qmp(qmpSocket, [{ execute: "pmemsave", arguments: { val: VGA_TEXT_ADDRESS, size: VGA_TEXT_BYTES, filename: file } }], 5000);
+    const bytes = readFileSync(file);
+    return bytes.length === VGA_TEXT_BYTES ? vgaTextLines(bytes) : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
   const accel = await probeAccel();
   const timeoutMs = o.timeoutMs ?? defaultBootTimeoutMs(accel.kind);
-  const work = mkdtempSync(join(tmpdir(), "ferry-boot-"));
-  const qmpSocket = join(work, "qmp.sock");
-  let varsCopy: string | null = null;
-  if (o.firmware === "uefi") {
-    const vars = OVMF_VARS.find((p) => existsSync(p));
-    if (!OVMF_CODE.some((p) => existsSync(p)) || !vars) {
-      rmSync(work, { recursive: true, force: true });
-      throw new FerryError({ code: "boot-check.no-ovmf", message: "the guest boots with UEFI and this host has no OVMF firmware", file: null, hint: "install Debian's ovmf package, or skip the check with --no-boot-check" });
-    }
-    varsCopy = join(work, "vars.fd");
-    copyFileSync(vars, varsCopy);
-  }
-  const args = bootCheckArgs(o, accel.kind, qmpSocket, work, varsCopy);
-  const started = performance.now();
-  o.log?.(`booting the converted guest under qemu (${accel.kind === "kvm" ? "KVM" : "TCG, software emulation"}; at most ${Math.round(timeoutMs / 1000)} s): qemu-system-x86_64 ${args.join(" ")}`);
-  const hasSetpriv = existsSync("/usr/bin/setpriv");
-  const argv = hasSetpriv ? ["setpriv", "--pdeathsig", "KILL", "--", "qemu-system-x86_64", ...args] : ["qemu-system-x86_64", ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  let exited: string | null = null;
-  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  child.on("exit", (code, sig) => (exited = `qemu exited (${code ?? sig})${stderr.trim() ? `: ${stderr.trim().split("\n").slice(-2).join(" ")}` : ""}`));
-  child.on("error", (e) => (exited = `qemu did not start: ${e.message}`));
-
-  let text = "";
-  let offset = 0;
-  let verdict: ReturnType<typeof judgeConsole> = { state: "waiting", line: null };
-  let failure: string | null = null;
+  const secureBoot = o.firmware === "uefi" && (o.secureBoot ?? false);
+  // Before the work folder exists: a missing firmware leaves nothing behind.
+  const fw = o.firmware === "uefi" ? ovmfFirmware(secureBoot) : null;
+  const work = mkdtempSync(join(o.tmpDir ?? tmpdir(), "ferry-boot-"));
+  let child: ChildProcess | null = null;
   try {
+    const qmpSocket = join(work, "qmp.sock");
+    let varsCopy: string | null = null;
+    if (fw) {
+      varsCopy = join(work, "vars.fd");
+      const source = o.uefiVars ?? fw.varsTemplate;
+      if (o.uefiVars) {
+        if (!existsSync(o.uefiVars)) throw new FerryError({ code: "boot-check.no-vars", message: `the guest's UEFI variables file ${o.uefiVars} does not exist`, file: o.uefiVars, hint: "make it with withBootEntries() from OVMF's variables template" });
+        const [got, want] = [statSync(o.uefiVars).size, statSync(fw.varsTemplate).size];
+        if (got !== want) throw new FerryError({ code: "boot-check.vars-size", message: `the guest's UEFI variables file ${o.uefiVars} is ${got} bytes; the firmware ${fw.code} needs ${want} (the size of ${fw.varsTemplate})`, file: o.uefiVars, hint: "make the variables file from the template that matches the firmware (OVMF_VARS_4M.fd, or OVMF_VARS_4M.ms.fd for Secure Boot)" });
+      }
+      copyFileSync(source, varsCopy);
+    }
+    const args = bootCheckArgs(o, accel.kind, qmpSocket, work, varsCopy, fw);
+    writeFileSync(o.consoleLog, ""); // an earlier run's console must not be judged as this one's
+    const started = performance.now();
+    o.log?.(`booting the converted guest under qemu (${accel.kind === "kvm" ? "KVM" : "TCG, software emulation"}; at most ${Math.round(timeoutMs / 1000)} s): qemu-system-x86_64 ${args.join(" ")}`);
+    const hasSetpriv = existsSync("/usr/bin/setpriv");
+    const argv = hasSetpriv ? ["setpriv", "--pdeathsig", "KILL", "--", "qemu-system-x86_64", ...args] : ["qemu-system-x86_64", ...args];
+    const proc = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+    child = proc;
+    let stderr = "";
+    let exited: string | null = null;
+    proc.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    proc.on("exit", (code, sig) => (exited = `qemu exited (${code ?? sig})${stderr.trim() ? `: ${stderr.trim().split("\n").slice(-2).join(" ")}` : ""}`));
+    proc.on("error", (e) => (exited = `qemu did not start: ${e.message}`));
+
+    let text = "";
+    let offset = 0;
+    let verdict: ConsoleVerdict = { state: "waiting", line: null };
+    let failure: string | null = null;
+    let screen: string[] | null = null;
+    let fromScreen = false;
+    const screenEvery = o.screenEveryMs ?? 3000;
+    let nextScreen = performance.now() + screenEvery;
     while (true) {
       if (o.signal?.aborted) throw new FerryError({ code: "pipeline.cancelled", message: "the conversion was cancelled", file: null, hint: null });
       await new Promise((r) => setTimeout(r, 250));
@@ -189,8 +265,24 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       verdict = judgeConsole(text);
       if (verdict.state === "booted") break;
       if (verdict.state === "failed") {
-        failure = `the guest did not boot: ${verdict.line}`;
+        failure = `the guest did not boot: ${describeFailure(verdict)}`;
         break;
+      }
+      // Under BIOS, SeaBIOS and grub write to the VGA screen only: a dead end there ends the check too.
+      if (o.firmware === "bios" && !exited && performance.now() >= nextScreen) {
+        nextScreen = performance.now() + screenEvery;
+        screen = (await readScreen(qmpSocket, join(work, "vga.bin"))) ?? screen;
+        const seen = screen ? judgeConsole(screen.join("\n")) : null;
+        if (seen?.state === "failed") {
+          // SeaBIOS moves on to its next device within a second: read once more for its last word.
+          await new Promise((r) => setTimeout(r, 1000));
+          screen = (await readScreen(qmpSocket, join(work, "vga.bin"))) ?? screen;
+          const settled = screen ? judgeConsole(screen.join("\n")) : seen;
+          verdict = settled.state === "failed" ? settled : seen;
+          fromScreen = true;
+          failure = `the guest did not boot: ${describeFailure(verdict)} (on the screen)`;
+          break;
+        }
       }
       if (exited) {
         failure = `the guest stopped before a login prompt: ${exited}`;
@@ -215,24 +307,34 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       }
       await qmp(qmpSocket, [{ execute: "quit" }], 5000).catch(() => undefined);
     }
-    await new Promise((r) => setTimeout(r, 300));
-    const dhcpFrom = o.nics.flatMap((_, i) => {
+    await gone(proc, 3000);
+    const nics = o.nics.map((n, i): BootCheckNic => {
+      const mac = (n.mac ?? defaultMac(i)).toLowerCase();
       const p = join(work, `nic${i}.pcap`);
-      return existsSync(p) ? dhcpClients(readFileSync(p)) : [];
+      const seen = existsSync(p) ? macEvidence(readFileSync(p)).get(mac) : undefined;
+      return { mac, model: n.model, dhcp: seen?.dhcp ?? false, addresses: seen?.addresses ?? [] };
     });
     const lines = text.split("\n").filter((l) => l.trim());
+    const screenLines = screen?.filter((l) => l.trim()) ?? [];
     return {
       ok: failure === null,
       seconds: Math.round((performance.now() - started) / 100) / 10,
       accel: accel.kind,
       line: verdict.line,
       failure,
-      lastLines: lines.slice(-15),
-      dhcpFrom: [...new Set(dhcpFrom)],
+      lastLines: fromScreen ? screenLines : lines.slice(-15),
+      dhcpFrom: [...new Set(nics.filter((n) => n.dhcp).map((n) => n.mac))],
       screenshot,
+      nics,
+      firmware: { kind: o.firmware, secureBoot, varsFromGuest: o.firmware === "uefi" && o.uefiVars !== undefined },
+      bootEntry: o.firmware === "uefi" ? startedBootEntry(text) : null,
+      screen,
     };
   } finally {
-    child.kill("SIGKILL");
+    if (child) {
+      child.kill("SIGKILL");
+      await gone(child, 5000);
+    }
     rmSync(work, { recursive: true, force: true });
   }
 }

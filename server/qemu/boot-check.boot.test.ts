@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bootCheck, type BootCheckOptions } from "./boot-check";
+import { FerryError } from "../errors";
+
+/**
+ * Real boots under qemu (TCG here): a blank disk must end the check within
+ * seconds at the firmware's dead end, not after the 10-minute limit; and
+ * whatever way bootCheck ends, its work folder and its qemu are gone.
+ */
+
+let dir: string;
+let work: string;
+let blank: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "ferry-boot-test-"));
+  work = join(dir, "work");
+  blank = join(dir, "blank.img");
+  writeFileSync(blank, "");
+  truncateSync(blank, 64 * 1024 ** 2);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Processes whose command line mentions `path` (the check's qemu names its work folder in -qmp). */
+function processesMentioning(path: string): number[] {
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(path);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function options(firmware: "bios" | "uefi", extra: Partial<BootCheckOptions> = {}): BootCheckOptions {
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work);
+  return {
+    disks: [{ path: blank, format: "raw", bus: "virtio", pciBus: 2 }],
+    nics: [{ model: "virtio", mac: "52:54:00:aa:bb:01", pciBus: 1 }],
+    rootPorts: 2,
+    firmware,
+    memoryMiB: 512,
+    vcpus: 1,
+    consoleLog: join(dir, `${firmware}-console.log`),
+    screenshot: join(dir, `${firmware}-screen.png`),
+    timeoutMs: 120_000,
+    tmpDir: work,
+    ...extra,
+  };
+}
+
+function expectNothingLeft() {
+  expect(readdirSync(work)).toEqual([]);
+  expect(processesMentioning(work)).toEqual([]);
+}
+
+describe("bootCheck on a blank disk", () => {
+  it("BIOS: SeaBIOS's 'No bootable device' on the VGA screen ends the check in seconds", async () => {
+    // No NIC: its iPXE ROM would try a network boot after the disk (see the next test).
+    const r = await bootCheck(options("bios", { screenEveryMs: 2000, nics: [], rootPorts: 2 }));
+    expect(r.ok).toBe(false);
+    expect(r.seconds).toBeLessThan(60);
+    expect(r.failure).toBe('the guest did not boot: the BIOS found no bootable device: "No bootable device." after "Boot failed: not a bootable disk" (on the screen)');
+    expect(r.line).toBe("No bootable device.");
+    expect(r.screen?.[0]).toMatch(/^SeaBIOS/);
+    expect(r.lastLines).toContain("No bootable device.");
+    expect(r.screenshot).toBe(true);
+    expect(readFileSync(join(dir, "bios-screen.png")).subarray(1, 4).toString()).toBe("PNG");
+    expect(r.firmware).toEqual({ kind: "bios", secureBoot: false, varsFromGuest: false });
+    expect(r.bootEntry).toBeNull();
+    expect(r.nics).toEqual([]);
+    expectNothingLeft();
+  });
+
+  it("BIOS with a NIC: the boot disk's own 'not a bootable disk' ends the check, before iPXE's network boot", async () => {
+    const r = await bootCheck(options("bios", { screenEveryMs: 2000 }));
+    expect(r.ok).toBe(false);
+    expect(r.seconds).toBeLessThan(60);
+    expect(r.failure).toMatch(/^the guest did not boot: the BIOS found no boot loader on the disk: "Boot failed: not a bootable disk" \(on the screen\)$/);
+    expect(r.nics).toEqual([{ mac: "52:54:00:aa:bb:01", model: "virtio", dhcp: false, addresses: [] }]);
+    expect(r.dhcpFrom).toEqual([]);
+    expectNothingLeft();
+  });
+
+  it("UEFI: OVMF falling back to its shell ends the check, naming the boot entry it started", async () => {
+    const r = await bootCheck(options("uefi"));
+    expect(r.ok).toBe(false);
+    expect(r.seconds).toBeLessThan(60);
+    expect(r.failure).toMatch(/^the guest did not boot: the firmware fell back to the UEFI shell: "UEFI Interactive Shell.*" after "BdsDxe: failed to load Boot0001/);
+    expect(r.bootEntry).toBe('Boot0002 "EFI Internal Shell"');
+    expect(r.firmware).toEqual({ kind: "uefi", secureBoot: false, varsFromGuest: false });
+    expect(r.screen).toBeNull();
+    expectNothingLeft();
+  });
+
+  it("UEFI with Secure Boot: OVMF refuses its unsigned shell and finds no bootable option", async () => {
+    const r = await bootCheck(options("uefi", { secureBoot: true }));
+    expect(r.ok).toBe(false);
+    expect(r.seconds).toBeLessThan(60);
+    expect(r.line).toBe("BdsDxe: No bootable option or device was found.");
+    expect(r.failure).toContain("the firmware found no bootable option");
+    expect(r.firmware).toEqual({ kind: "uefi", secureBoot: true, varsFromGuest: false });
+    expect(readFileSync(join(dir, "uefi-console.log"), "latin1")).toContain("Security Violation");
+    expectNothingLeft();
+  });
+});
+
+describe("bootCheck leaves nothing behind when it throws", () => {
+  it("cancelled mid-boot: the cancellation error, no qemu, no work folder", async () => {
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 1500);
+    // The screen is not read within the test, so only the cancellation can end this check early.
+    const error = await bootCheck(options("bios", { signal: abort.signal, screenEveryMs: 600_000 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FerryError);
+    expect((error as FerryError).code).toBe("pipeline.cancelled");
+    expectNothingLeft();
+  });
+
+  it("a guest variables file that is missing or the wrong size is refused before qemu starts", async () => {
+    let error = await bootCheck(options("uefi", { uefiVars: join(dir, "absent.fd") })).catch((e: unknown) => e);
+    expect((error as FerryError).code).toBe("boot-check.no-vars");
+    expect((error as FerryError).message).toContain("absent.fd does not exist");
+    expectNothingLeft();
+    const small = join(dir, "small.fd");
+    writeFileSync(small, Buffer.alloc(4096));
+    error = await bootCheck(options("uefi", { uefiVars: small })).catch((e: unknown) => e);
+    expect((error as FerryError).code).toBe("boot-check.vars-size");
+    expect((error as FerryError).message).toMatch(/small\.fd is 4096 bytes; the firmware \/usr\/share\/OVMF\/OVMF_CODE_4M\.fd needs 540672/);
+    expectNothingLeft();
+  });
+});

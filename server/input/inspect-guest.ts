@@ -2,7 +2,8 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import { FerryErrorData, FerryError } from "../errors";
 import { confinement, DiskFacts, findLocks, inspectDisk, type Confinement } from "../vmdk";
-import { SourceVm, type Concern } from "../vmx";
+import type { Concern } from "../types";
+import { SourceVm } from "../vmx";
 import { bySeverity } from "../vmx/concerns";
 import { readVmxFile } from "./vmx-file";
 

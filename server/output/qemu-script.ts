@@ -1,11 +1,7 @@
 import type { TargetPlan } from "../plan";
 import { pciLayout } from "../plan/pci-layout";
 import { diskDevice, nicDevice, rootPortDevices } from "../qemu/devices";
-
-/** POSIX shell single-quoting: the name and paths come from an untrusted VMX. */
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+import { shellQuote } from "../shell";
 
 /** `-o qemu`: a script that boots the guest with qemu directly. */
 export function qemuScript(plan: TargetPlan, diskPaths: string[]): string {

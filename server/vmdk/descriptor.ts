@@ -1,5 +1,5 @@
 import { FerryError } from "../errors";
-import { warning, type VmxWarning as Warning } from "../vmx/warnings";
+import { warning, type Warning } from "../types";
 
 /**
  * The text descriptor of a VMDK: header keys, extent lines and the disk

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Concern } from "../vmx/source-vm";
+import { Concern } from "../types";
 
 /** DiskFacts: everything Ferry knows about one disk before it copies a byte. */
 

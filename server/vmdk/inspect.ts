@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type Stats } from "node:fs";
 import { basename, dirname } from "node:path";
 import { FerryError } from "../errors";
-import type { Concern } from "../vmx/source-vm";
+import type { Concern } from "../types";
 import { resolveConfined, type Confinement, type Where } from "./confine";
 import { looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT, parseDescriptor, type Descriptor, type DescriptorExtent } from "./descriptor";
 import type { ChainLink, DiskFacts, Extent } from "./disk-facts";

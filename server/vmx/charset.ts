@@ -1,4 +1,4 @@
-import { warning, type VmxWarning } from "./warnings";
+import { warning, type Warning } from "../types";
 
 /**
  * `.encoding` names the charset of every value in the file (VMware writes
@@ -12,7 +12,7 @@ export interface Charset {
   lenient: TextDecoder;
 }
 
-export function charsetFor(label: string | null, line: number | null, warnings: VmxWarning[]): Charset {
+export function charsetFor(label: string | null, line: number | null, warnings: Warning[]): Charset {
   const name = label?.trim() || "UTF-8";
   try {
     return {
@@ -33,7 +33,7 @@ export function charsetFor(label: string | null, line: number | null, warnings: 
 }
 
 /** Decode one value; bytes that are not valid in the charset become U+FFFD, with a warning. */
-export function decodeValue(bytes: Uint8Array, charset: Charset, line: number, warnings: VmxWarning[]): string {
+export function decodeValue(bytes: Uint8Array, charset: Charset, line: number, warnings: Warning[]): string {
   try {
     return charset.decoder.decode(bytes);
   } catch {

@@ -1,5 +1,6 @@
 import type { Fields } from "./fields";
-import type { Concern, SourceVm } from "./source-vm";
+import type { Concern } from "../types";
+import type { SourceVm } from "./source-vm";
 import type { StorageDevices } from "./storage";
 
 type Vm = Omit<SourceVm, "warnings" | "concerns" | "provenance">;

@@ -1,12 +1,12 @@
 import type { VmxTree } from "./tree";
-import { warning, type VmxWarning } from "./warnings";
+import { warning, type Warning } from "../types";
 
 /**
  * Typed reads of tree values that remember which lines were used, so every
  * SourceVm field can name the VMX lines behind it.
  */
 export class Fields {
-  readonly warnings: VmxWarning[] = [];
+  readonly warnings: Warning[] = [];
   readonly provenance: Record<string, number[]> = {};
 
   constructor(readonly tree: VmxTree) {}

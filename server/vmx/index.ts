@@ -4,4 +4,3 @@ export { lexVmx, MAX_VMX_BYTES, type VmxEntry } from "./lexer";
 export { VmxTree, buildTree, printVmx } from "./tree";
 export { printSource } from "./print-source";
 export * from "./source-vm";
-export { VmxWarning } from "./warnings";

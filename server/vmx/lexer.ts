@@ -1,7 +1,7 @@
 import { FerryError } from "../errors";
 import { charsetFor, decodeValue, type Charset } from "./charset";
 import { unescapeToBytes } from "./escape";
-import { warning, type VmxWarning } from "./warnings";
+import { warning, type Warning } from "../types";
 
 /** A VMX file larger than this is not a VMX file (real ones are a few KiB). */
 export const MAX_VMX_BYTES = 4 * 1024 * 1024;
@@ -23,7 +23,7 @@ export interface LexResult {
   charset: Charset;
   /** Line of the `.encoding` entry, if any. */
   encodingLine: number | null;
-  warnings: VmxWarning[];
+  warnings: Warning[];
 }
 
 interface RawEntry {
@@ -99,7 +99,7 @@ export function lexVmx(input: Uint8Array, file: string | null = null): LexResult
   refuse(input, file);
   const bytes = startsWith(input, "\xEF\xBB\xBF") ? input.subarray(3) : input;
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
-  const warnings: VmxWarning[] = [];
+  const warnings: Warning[] = [];
   const raws: RawEntry[] = [];
 
   const lines = text.split(/\r\n|\n|\r/);

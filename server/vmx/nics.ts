@@ -16,6 +16,13 @@ function readMac(f: Fields, key: string, id: string): string | null {
   return mac;
 }
 
+/** `pciSlotNumber` as ESXi writes it; -1 (unassigned) and anything else not a slot read as unknown. */
+function pciSlot(f: Fields, id: string): number | null {
+  const v = f.str(`${id}.pciSlotNumber`)?.trim();
+  if (v === undefined || v === null || !/^\d{1,5}$/.test(v)) return null;
+  return Number(v);
+}
+
 export function readNics(f: Fields): Nic[] {
   const found = f.tree
     .topLevel(/^ethernet(\d+)$/)
@@ -60,6 +67,7 @@ export function readNics(f: Fields): Nic[] {
       connectionType: f.lower(`${id}.connectionType`),
       portgroup: f.str(`${id}.dvs.portgroupId`) ?? null,
       startConnected: f.bool(`${id}.startConnected`, true),
+      pciSlot: pciSlot(f, id),
       lines,
     });
     f.provenance[`nics.${n}`] = lines;
@@ -67,6 +75,7 @@ export function readNics(f: Fields): Nic[] {
     f.from(`nics.${n}.mac`, `${id}.addressType`, macKey);
     f.from(`nics.${n}.network`, networkName ? `${id}.networkName` : `${id}.vnet`);
     f.from(`nics.${n}.connectionType`, `${id}.connectionType`);
+    f.from(`nics.${n}.pciSlot`, `${id}.pciSlotNumber`);
   }
   return nics;
 }

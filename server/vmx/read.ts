@@ -8,7 +8,7 @@ import { vmxBaseName } from "./paths";
 import type { SourceVm } from "./source-vm";
 import { readFloppies, readStorage } from "./storage";
 import { buildTree, type VmxTree } from "./tree";
-import type { VmxWarning } from "./warnings";
+import type { Warning } from "../types";
 
 export interface ReadVmxOptions {
   /** The VMX's path: names the file in errors and anchors relative disk names. */
@@ -22,7 +22,7 @@ export type ReadVmxResult =
   | { ok: false; error: FerryError };
 
 /** VMX bytes → key tree (no SourceVm). Throws FerryError for what is not a VMX. */
-export function parseVmxTree(bytes: Uint8Array, file: string | null = null): { tree: VmxTree; warnings: VmxWarning[]; encoding: string; encodingLine: number | null } {
+export function parseVmxTree(bytes: Uint8Array, file: string | null = null): { tree: VmxTree; warnings: Warning[]; encoding: string; encodingLine: number | null } {
   const lex = lexVmx(bytes, file);
   const { tree, warnings } = buildTree(lex);
   return { tree, warnings: [...lex.warnings, ...warnings], encoding: lex.charset.name, encodingLine: lex.encodingLine };
@@ -52,7 +52,7 @@ export function readVmx(bytes: Uint8Array, options: ReadVmxOptions): ReadVmxResu
 
 function sourceVmFromTree(
   tree: VmxTree,
-  parsed: { warnings: VmxWarning[]; encoding: string; encodingLine: number | null },
+  parsed: { warnings: Warning[]; encoding: string; encodingLine: number | null },
   options: ReadVmxOptions,
 ): SourceVm {
   const f = new Fields(tree);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { VmxWarning } from "./warnings";
+import { Concern, Lines, Warning } from "../types";
 
 /**
  * SourceVm: what the VMX says about the guest, the input of every later
@@ -8,8 +8,6 @@ import { VmxWarning } from "./warnings";
 
 export const Bus = z.enum(["scsi", "sata", "nvme", "ide"]);
 export type Bus = z.infer<typeof Bus>;
-
-const Lines = z.array(z.number().int().positive());
 
 export const Controller = z.object({
   /** `scsi0`, `sata1`, `nvme0`, `ide1`. */
@@ -89,6 +87,11 @@ export const Nic = z.object({
   /** Distributed switch port group, when on a vDS. */
   portgroup: z.string().nullable(),
   startConnected: z.boolean(),
+  /**
+   * `pciSlotNumber`: ESXi's slot, which the guest sees as the ACPI slot, so
+   * systemd names the NIC `ens<slot>` (192 → ens192). Null when absent.
+   */
+  pciSlot: z.number().int().nonnegative().nullable(),
   lines: Lines,
 });
 export type Nic = z.infer<typeof Nic>;
@@ -102,17 +105,6 @@ export const GuestOs = z.object({
   arch: z.enum(["x86_64", "i686"]).nullable(),
 });
 export type GuestOs = z.infer<typeof GuestOs>;
-
-export const Concern = z.object({
-  /** Stable, lowercase, dotted: `vmx.tpm.present`. */
-  id: z.string(),
-  severity: z.enum(["critical", "warning", "info"]),
-  message: z.string(),
-  /** The device it is about (`scsi0:1`, `ethernet0`), or null for the whole guest. */
-  device: z.string().nullable(),
-  lines: Lines,
-});
-export type Concern = z.infer<typeof Concern>;
 
 export const Topology = z.object({
   sockets: z.number().int().positive(),
@@ -144,7 +136,7 @@ export const SourceVm = z.object({
   cdroms: z.array(Cdrom),
   floppies: z.array(Floppy),
   nics: z.array(Nic),
-  warnings: z.array(VmxWarning),
+  warnings: z.array(Warning),
   concerns: z.array(Concern),
   /** Field path (`memoryMiB`, `disks.0.file`, `nics.1.mac`) → the VMX lines it came from. */
   provenance: z.record(z.string(), Lines),

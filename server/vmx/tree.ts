@@ -1,6 +1,6 @@
 import { escapeValue } from "./escape";
 import type { LexResult, VmxEntry } from "./lexer";
-import { warning, type VmxWarning } from "./warnings";
+import { warning, type Warning } from "../types";
 
 /**
  * The key tree. Keys are case-insensitive and dotted keys nest
@@ -95,8 +95,8 @@ export function isFalse(value: string): boolean {
  * Lexed entries → tree: the first of duplicate keys wins, and every
  * namespace `X` with `X.present = "FALSE"` disappears with all below it.
  */
-export function buildTree(lex: LexResult): { tree: VmxTree; warnings: VmxWarning[] } {
-  const warnings: VmxWarning[] = [];
+export function buildTree(lex: LexResult): { tree: VmxTree; warnings: Warning[] } {
+  const warnings: Warning[] = [];
   const seen = new Map<string, VmxEntry>();
   const unique: VmxEntry[] = [];
   for (const e of lex.entries) {

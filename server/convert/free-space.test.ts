@@ -19,3 +19,17 @@ describe("checkGuestFreeSpace (virt-v2v's minimums)", () => {
     expect(() => checkGuestFreeSpace([{ ...fs("/vfat", 500, 0), inodes: 0 }])).not.toThrow();
   });
 });
+
+describe("judgeFsCheck", () => {
+  it("tells clean, damaged and a dirty log apart for e2fsck -n and xfs_repair -n", async () => {
+    const { judgeFsCheck } = await import("./inspect");
+    expect(judgeFsCheck("ext4", "e2fsck 1.47.0\nPass 1: Checking inodes\n/dev/sda1: 11/16384 files\nferry-rc=0").result).toBe("clean");
+    const bad = judgeFsCheck("ext4", "e2fsck 1.47.0\nPass 1: Checking inodes\nInode 12 has illegal block(s).  Clear? no\n\n/dev/sda1: ********** WARNING: Filesystem still has errors **********\nferry-rc=4");
+    expect(bad).toMatchObject({ result: "damaged", detail: expect.stringContaining("Inode 12 has illegal block(s)") });
+    expect(judgeFsCheck("ext4", "Warning: skipping journal recovery because doing a read-only filesystem check.\nferry-rc=4").result).toBe("dirty-log");
+    expect(judgeFsCheck("xfs", "Phase 1 - find and verify superblock...\nNo modify flag set, skipping filesystem flush and exiting.\nferry-rc=0").result).toBe("clean");
+    expect(judgeFsCheck("xfs", "ERROR: The filesystem has valuable metadata changes in a log which needs to be replayed.\nferry-rc=2").result).toBe("dirty-log");
+    expect(judgeFsCheck("xfs", "Phase 1 - find and verify superblock...\nbad magic number 0x0 on inode 128\nferry-rc=1")).toMatchObject({ result: "damaged", detail: expect.stringContaining("bad magic number") });
+    expect(judgeFsCheck("ext4", "no marker").result).toBe("damaged");
+  });
+});

@@ -29,6 +29,16 @@ export const GuestFilesystem = z.object({
 });
 export type GuestFilesystem = z.infer<typeof GuestFilesystem>;
 
+/** A read-only filesystem check (e2fsck -n, xfs_repair -n) made before the conversion writes anything. */
+export const FsCheck = z.object({
+  device: z.string(),
+  type: z.string(),
+  mountpoint: z.string(),
+  result: z.enum(["clean", "damaged", "dirty-log", "not-checked"]),
+  detail: z.string(),
+});
+export type FsCheck = z.infer<typeof FsCheck>;
+
 export const GuestInspection = z.object({
   /** libguestfs' names: linux, windows, freebsd, ... */
   type: z.string(),
@@ -51,20 +61,79 @@ export const GuestInspection = z.object({
   /** Installed VMware tools packages (open-vm-tools, vmware-tools-*), and the tarball uninstaller if present. */
   vmwareTools: z.array(z.string()),
   selinux: z.boolean(),
+  /** The initramfs tool installed in the guest (what rebuilds its image), by what is installed, not by distribution. */
+  initramfsTool: z.enum(["dracut", "update-initramfs", "mkinitrd"]).nullable(),
+  /** Read-only checks of each filesystem before anything was mounted for writing. */
+  fsChecks: z.array(FsCheck),
 });
 export type GuestInspection = z.infer<typeof GuestInspection>;
 
-/** What the conversion did, step by step, for the job report. */
-export const ConversionReport = z.object({
+/** How each NIC kept its identity inside the guest. */
+export const NicIdentity = z.object({
+  sourceId: z.string(),
+  mac: z.string().nullable(),
+  /** The guest's interface for this NIC, as configured on VMware; null when nothing pairs with it. */
+  guestName: z.string().nullable(),
+  /** How the pairing was found: a MAC in the guest's configuration, ESXi's PCI slot name, or none. */
+  pairedBy: z.enum(["mac", "pci-slot", "kernel-names", "none"]),
+  /**
+   * pinned: a systemd .link file names the interface by its MAC, configuration untouched;
+   * renamed: the configuration was renamed to the KVM name; kept: nothing to do.
+   */
+  approach: z.enum(["pinned", "renamed", "kept"]),
+  /** The name the interface has on KVM. */
+  kvmName: z.string(),
+  files: z.array(z.string()),
+  reason: z.string(),
+});
+export type NicIdentity = z.infer<typeof NicIdentity>;
+
+/** UEFI: what boots the guest on KVM with fresh firmware variables, and the entry Ferry ships. */
+export const UefiReport = z.object({
+  /** The EFI system partition in the appliance, and where the guest mounts it. */
+  esp: z.string(),
+  mountpoint: z.string(),
+  /** The loader the guest's own boot entry ran on VMware (`\EFI\debian\shimx64.efi`). */
+  loader: z.string(),
+  /** The removable-media fallback (`\EFI\BOOT\BOOTX64.EFI`): already there, or installed by Ferry. */
+  fallback: z.enum(["present", "installed"]),
+  fallbackFiles: z.array(z.string()),
+  /** The boot entry written into the guest's OVMF variables, pointing at `loader`. */
+  bootEntry: z
+    .object({ description: z.string(), path: z.string(), partition: z.object({ number: z.number().int(), startLba: z.number().int(), sizeLba: z.number().int(), guid: z.string() }), disk: z.number().int() })
+    .nullable(),
+});
+export type UefiReport = z.infer<typeof UefiReport>;
+
+/** What the Linux conversion did, step by step, for the job report. */
+export const LinuxConversionReport = z.object({
+  family: z.literal("linux"),
   kernel: z.string(),
   removedTools: z.array(z.string()),
-  initramfs: z.object({ file: z.string(), rebuilt: z.boolean(), added: z.array(z.string()), present: z.array(z.string()) }),
+  initramfs: z.object({
+    file: z.string(),
+    /** The tool the guest has installed, which rebuilt the image. */
+    tool: z.enum(["dracut", "update-initramfs", "mkinitrd"]).nullable(),
+    rebuilt: z.boolean(),
+    /** Why it was rebuilt (missing drivers, new device names, pinned NIC names, LVM device cache). */
+    reasons: z.array(z.string()),
+    added: z.array(z.string()),
+    present: z.array(z.string()),
+  }),
   remapped: z.array(z.object({ file: z.string(), from: z.string(), to: z.string() })),
   network: z.array(z.object({ file: z.string(), from: z.string(), to: z.string() })),
+  nics: z.array(NicIdentity),
+  /** Stale LVM device caches removed (they pin PVs by serial numbers that change on KVM). */
+  lvmDevicesRemoved: z.array(z.string()),
+  uefi: UefiReport.nullable(),
   serialConsole: z.boolean(),
   grubRegenerated: z.boolean(),
   selinuxRelabel: z.boolean(),
 });
+export type LinuxConversionReport = z.infer<typeof LinuxConversionReport>;
+
+/** What a converter did; one member per guest family. */
+export const ConversionReport = z.discriminatedUnion("family", [LinuxConversionReport]);
 export type ConversionReport = z.infer<typeof ConversionReport>;
 
 /** "Debian 12.15", "Red Hat Enterprise Linux 9.4": libguestfs gives Debian's product as the bare version. */

@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 import { FerryError } from "../errors";
 import { formatBytes } from "../units";
 import type { Appliance } from "./appliance";
-import { GuestInspection, VIRTIO_DRIVERS, type GuestFilesystem, type GuestKernel } from "./guest";
+import { GuestInspection, VIRTIO_DRIVERS, type FsCheck, type GuestFilesystem, type GuestKernel } from "./guest";
 import { listInitramfs, type Compression, type InitramfsListing } from "./initramfs";
 
 /**
@@ -50,6 +50,9 @@ export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
   const mountpoints = Object.entries(mounts)
     .map(([mountpoint, device]) => ({ mountpoint, device }))
     .sort((a, b) => a.mountpoint.length - b.mountpoint.length);
+  // Check before anything is mounted: a damaged filesystem is refused before Ferry writes to it.
+  const fsChecks = await checkFilesystems(g, mountpoints);
+  refuseDamaged(fsChecks);
   const unmounted: string[] = [];
   for (const m of mountpoints) {
     // The root must mount; a missing or unmountable extra filesystem must not stop inspection (it is reported).
@@ -85,6 +88,76 @@ export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
     filesystems: await filesystems(g, mountpoints),
     vmwareTools: linux ? await vmwareTools(g, base.packageFormat) : [],
     selinux: linux ? await selinuxEnabled(g) : false,
+    initramfsTool: linux ? await initramfsTool(g) : null,
+    fsChecks,
+  });
+}
+
+/** The tool that builds the guest's initramfs, by what is installed (dracut first: SUSE's mkinitrd wraps it). */
+async function initramfsTool(g: Appliance): Promise<GuestInspection["initramfsTool"]> {
+  const has = async (paths: string[]) => {
+    for (const p of paths) if (await g.call<boolean>("is_file", p, { followsymlinks: true })) return true;
+    return false;
+  };
+  if (await has(["/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"])) return "dracut";
+  if (await has(["/usr/sbin/update-initramfs", "/sbin/update-initramfs"])) return "update-initramfs";
+  if (await has(["/sbin/mkinitrd", "/usr/sbin/mkinitrd", "/usr/bin/mkinitrd"])) return "mkinitrd";
+  return null;
+}
+
+/** e2fsck -n and xfs_repair -n change nothing; other filesystems are not checked (and said so). */
+const CHECKERS: Record<string, (dev: string) => string> = {
+  ext2: (d) => `e2fsck -fn ${d}`,
+  ext3: (d) => `e2fsck -fn ${d}`,
+  ext4: (d) => `e2fsck -fn ${d}`,
+  xfs: (d) => `xfs_repair -n ${d}`,
+};
+
+/** Device names from libguestfs (/dev/sda1, /dev/rhel/root, /dev/mapper/x): anything else never reaches a shell. */
+const DEVICE = /^\/dev\/[A-Za-z0-9/_.:+-]+$/;
+
+async function checkFilesystems(g: Appliance, mountpoints: Array<{ mountpoint: string; device: string }>): Promise<FsCheck[]> {
+  const out: FsCheck[] = [];
+  for (const m of mountpoints) {
+    const type = (await g.tryCall<string>("vfs_type", m.device)) ?? "unknown";
+    const checker = CHECKERS[type];
+    if (!checker || !DEVICE.test(m.device)) {
+      out.push({ device: m.device, type, mountpoint: m.mountpoint, result: "not-checked", detail: `no read-only checker for ${type}` });
+      continue;
+    }
+    const text = await g.call<string>("debug", "sh", [`${checker(m.device)} 2>&1; echo "ferry-rc=$?"`]);
+    out.push({ device: m.device, type, mountpoint: m.mountpoint, ...judgeFsCheck(type, text) });
+  }
+  return out;
+}
+
+/** Read a checker's output and exit code (pure, so each verdict is tested). */
+export function judgeFsCheck(type: string, output: string): Pick<FsCheck, "result" | "detail"> {
+  const rc = Number(/ferry-rc=(\d+)\s*$/.exec(output)?.[1] ?? "-1");
+  const lines = output.replace(/ferry-rc=\d+\s*$/, "").split("\n").map((l) => l.trim()).filter(Boolean);
+  if (type === "xfs") {
+    // Exit 2: a dirty log, which mounting replays (a guest that was not shut down cleanly).
+    if (rc === 2 || /log which needs to be replayed/.test(output)) return { result: "dirty-log", detail: "the XFS log holds changes not yet written (the guest was not shut down cleanly); mounting replays it" };
+    if (rc === 0) return { result: "clean", detail: "xfs_repair -n: no problems" };
+    return { result: "damaged", detail: `xfs_repair -n exit ${rc}: ${lines.filter((l) => !/^(Phase|-)/.test(l)).slice(-3).join("; ") || lines.slice(-2).join("; ")}` };
+  }
+  // e2fsck: 0 clean, 1/2 would correct, 4 errors left uncorrected (with -n: found), 8+ operational error.
+  if (rc === 0) return { result: "clean", detail: "e2fsck -n: clean" };
+  if (/needs_recovery|skipping journal recovery/i.test(output) && rc === 4 && !/\b(Inode|Block bitmap|Entry|Free blocks count wrong|Illegal)\b/.test(output)) {
+    return { result: "dirty-log", detail: "the journal holds changes not yet written (the guest was not shut down cleanly); mounting replays it" };
+  }
+  return { result: "damaged", detail: `e2fsck -n exit ${rc}: ${lines.filter((l) => !/^(Pass \d|e2fsck \d)/.test(l)).slice(0, 3).join("; ")}` };
+}
+
+function refuseDamaged(checks: FsCheck[]): void {
+  const bad = checks.find((c) => c.result === "damaged");
+  if (!bad) return;
+  const tool = bad.type === "xfs" ? "xfs_repair" : "fsck";
+  throw new FerryError({
+    code: "convert.fs-damaged",
+    message: `the guest's ${bad.mountpoint} filesystem (${bad.device}, ${bad.type}) is damaged: ${bad.detail}`,
+    file: null,
+    hint: `nothing was written; repair it inside the guest on VMware (boot a rescue image and run ${tool} on it, or 'touch /forcefsck' and reboot), then run Ferry again`,
   });
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { FerryError } from "../errors";
 import { describeOs, type GuestInspection } from "./guest";
-import { refuseUnconvertible, targetRootDevice } from "./linux";
+import { converterFor } from ".";
+import { linuxConverter, refuseUnconvertible, targetRootDevice } from "./linux";
 
 const linux: GuestInspection = {
   type: "linux",
@@ -21,6 +22,8 @@ const linux: GuestInspection = {
   filesystems: [],
   vmwareTools: ["open-vm-tools"],
   selinux: false,
+  initramfsTool: "update-initramfs",
+  fsChecks: [],
 };
 
 function refusal(g: Partial<GuestInspection>): FerryError {
@@ -38,14 +41,34 @@ describe("refuseUnconvertible", () => {
     expect(refuseUnconvertible({ ...linux, kernels: [old, linux.kernels[0]!] }).version).toBe("6.1.0-50-amd64");
   });
 
-  it("refuses Windows, other OSes, no kernel, no virtio, no initramfs and unknown package formats, each saying what to do", () => {
-    expect(refusal({ type: "windows", product: "Windows Server 2019" })).toMatchObject({ code: "convert.windows", hint: expect.stringMatching(/--copy-only/) });
-    expect(refusal({ type: "freebsd", distro: "unknown" })).toMatchObject({ code: "convert.unsupported-os", message: expect.stringContaining("freebsd") });
+  it("refuses no kernel, no virtio, no initramfs, no initramfs tool and unknown package formats, each saying what to do", () => {
+    expect(refusal({ initramfsTool: null })).toMatchObject({ code: "convert.no-initramfs-tool", message: expect.stringContaining("dracut, update-initramfs or mkinitrd") });
     expect(refusal({ kernels: [] })).toMatchObject({ code: "convert.no-kernel", message: "Debian 12.8 has no kernel in /boot (with modules under /lib/modules)" });
     const noVirtio = { ...linux.kernels[0]!, virtio: { virtio_blk: "missing" as const, virtio_scsi: "missing" as const, virtio_net: "module" as const, virtio_pci: "module" as const } };
     expect(refusal({ kernels: [noVirtio] })).toMatchObject({ code: "convert.no-virtio", message: expect.stringContaining("lacks virtio_blk, virtio_scsi") });
     expect(refusal({ kernels: [{ ...linux.kernels[0]!, initrd: null }] })).toMatchObject({ code: "convert.no-initramfs" });
     expect(refusal({ packageFormat: "pacman", distro: "archlinux", product: "Arch Linux" })).toMatchObject({ code: "convert.unsupported-distro" });
+  });
+});
+
+describe("converterFor", () => {
+  const pick = (g: Partial<GuestInspection>) => {
+    try {
+      return converterFor({ ...linux, ...g });
+    } catch (e) {
+      return e as FerryError;
+    }
+  };
+  it("picks the Linux converter for Linux and refuses Windows and other OSes, saying what to do", () => {
+    expect(pick({})).toBe(linuxConverter);
+    expect(pick({ type: "windows", product: "Windows Server 2019" })).toMatchObject({ code: "convert.windows", hint: expect.stringMatching(/--copy-only/) });
+    expect(pick({ type: "freebsd", distro: "unknown" })).toMatchObject({ code: "convert.unsupported-os", message: expect.stringContaining("freebsd") });
+  });
+
+  it("refuses a UEFI guest whose fstab mounts no EFI system partition", () => {
+    expect(() => linuxConverter.check(linux, { firmware: "uefi" })).toThrow(expect.objectContaining({ code: "convert.uefi-no-esp" }));
+    expect(() => linuxConverter.check({ ...linux, mountpoints: [...linux.mountpoints, { mountpoint: "/boot/efi", device: "/dev/sda1" }] }, { firmware: "uefi" })).not.toThrow();
+    expect(() => linuxConverter.check(linux, { firmware: "bios" })).not.toThrow();
   });
 });
 

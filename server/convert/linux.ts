@@ -1,9 +1,12 @@
 import { FerryError } from "../errors";
-import { shellQuote } from "../output/qemu-script";
+import { shellQuote } from "../shell";
 import type { Appliance } from "./appliance";
-import { describeOs, VIRTIO_DRIVERS, type ConversionReport, type GuestInspection, type GuestKernel } from "./guest";
+import type { ConvertTarget, Converter } from "./converter";
+import { describeOs, VIRTIO_DRIVERS, type GuestInspection, type GuestKernel, type LinuxConversionReport } from "./guest";
 import { readGuestInitramfs } from "./inspect";
-import { addModuleLines, pinKernelRoot, dropHwaddr, ensureSerialConsole, ifupdownInterfaces, interfaceRenames, netplanInterfaces, remapDevices, renameInterfaces } from "./remap";
+import { keepNetworkIdentity } from "./linux-network";
+import { addModuleLines, ensureSerialConsole, pinKernelRoot, remapDevices } from "./remap";
+import { ensureUefiBoot, refuseWithoutEsp } from "./uefi";
 
 /**
  * Linux conversion, as virt-v2v does it but checking before changing:
@@ -12,25 +15,8 @@ import { addModuleLines, pinKernelRoot, dropHwaddr, ensureSerialConsole, ifupdow
  * the kernel also speaks on the serial console, SELinux relabels.
  */
 
-export interface LinuxTarget {
-  /** Source device name (sda) → target (vda). */
-  devices: Map<string, string>;
-  /** The target's interface names, NIC by NIC (enp1s0, ...). */
-  nicNames: string[];
-  /** The target's disk names in the order the disks were given to the appliance (vda, vdb...). */
-  targetDisks: string[];
-  log: (message: string) => void;
-  warn: (code: string, message: string) => void;
-}
-
 /** Refuse before anything is copied: each message says why and what to do. */
 export function refuseUnconvertible(g: GuestInspection): GuestKernel {
-  if (g.type === "windows") {
-    throw new FerryError({ code: "convert.windows", message: `${g.product || "this Windows guest"}: Windows guests are not converted yet (virtio drivers for Windows need virtio-win)`, file: null, hint: "use --copy-only (in the wizard: untick “Convert for KVM”): the guest then gets SATA disks and an e1000e NIC, which Windows drives without virtio" });
-  }
-  if (g.type !== "linux") {
-    throw new FerryError({ code: "convert.unsupported-os", message: `the guest's operating system (${g.type}${g.distro !== "unknown" ? `, ${g.distro}` : ""}) is not one Ferry converts`, file: null, hint: "Ferry converts Linux guests; use --copy-only (in the wizard: untick “Convert for KVM”) to copy the disks as they are" });
-  }
   if (g.kernels.length === 0) {
     throw new FerryError({ code: "convert.no-kernel", message: `${describeOs(g)} has no kernel in /boot (with modules under /lib/modules)`, file: null, hint: "install a kernel package in the guest on VMware and run Ferry again, or use --copy-only (in the wizard: untick “Convert for KVM”)" });
   }
@@ -46,23 +32,46 @@ export function refuseUnconvertible(g: GuestInspection): GuestKernel {
   if (g.packageFormat !== "deb" && g.packageFormat !== "rpm") {
     throw new FerryError({ code: "convert.unsupported-distro", message: `${describeOs(g)}: Ferry converts Debian/Ubuntu (deb) and RHEL-family (rpm) guests, not ${g.distro}`, file: null, hint: "use --copy-only (in the wizard: untick “Convert for KVM”)" });
   }
+  if (!g.initramfsTool) {
+    throw new FerryError({ code: "convert.no-initramfs-tool", message: `${describeOs(g)} has no initramfs tool (dracut, update-initramfs or mkinitrd) to add the virtio drivers with`, file: null, hint: "install the distribution's initramfs tool in the guest on VMware, then run Ferry again" });
+  }
   return usable;
 }
+
+export const linuxConverter: Converter = {
+  osTypes: ["linux"],
+  check(g, target) {
+    refuseUnconvertible(g);
+    if (target.firmware === "uefi") refuseWithoutEsp(g);
+  },
+  convert: convertLinux,
+};
 
 /** What dpkg and rpm accept as a package name; anything else from a guest never reaches a shell. */
 const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._-]*$/;
 
-const rebuildCommand = (g: GuestInspection, k: GuestKernel) =>
-  g.packageFormat === "deb" ? `update-initramfs -u -k ${shellQuote(k.version)}` : `dracut -f ${shellQuote(k.initrd!)} ${shellQuote(k.version)}`;
+/** The rebuild, with the tool the guest has installed (dracut also gets the drivers on its command line). */
+function rebuildCommand(tool: NonNullable<GuestInspection["initramfsTool"]>, k: GuestKernel, drivers: string[]): string {
+  const v = shellQuote(k.version);
+  const img = shellQuote(k.initrd!);
+  if (tool === "update-initramfs") return `update-initramfs -u -k ${v}`;
+  if (tool === "dracut") return `dracut -f${drivers.length ? ` --add-drivers ${shellQuote(drivers.join(" "))}` : ""} ${img} ${v}`;
+  return `mkinitrd -f${drivers.map((d) => ` --with=${shellQuote(d)}`).join("")} ${img} ${v}`;
+}
 
-export async function convertLinux(app: Appliance, g: GuestInspection, target: LinuxTarget): Promise<ConversionReport> {
+export async function convertLinux(app: Appliance, g: GuestInspection, target: ConvertTarget): Promise<LinuxConversionReport> {
   const kernel = refuseUnconvertible(g);
-  const report: ConversionReport = {
+  const tool = g.initramfsTool!;
+  const report: LinuxConversionReport = {
+    family: "linux",
     kernel: kernel.version,
     removedTools: [],
-    initramfs: { file: kernel.initrd!, rebuilt: false, added: [], present: [] },
+    initramfs: { file: kernel.initrd!, tool, rebuilt: false, reasons: [], added: [], present: [] },
     remapped: [],
     network: [],
+    nics: [],
+    lvmDevicesRemoved: [],
+    uefi: null,
     serialConsole: false,
     grubRegenerated: false,
     selinuxRelabel: false,
@@ -108,7 +117,19 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
   };
   for (const f of ["/etc/fstab", "/etc/crypttab", "/etc/default/grub", "/boot/grub/device.map", "/boot/grub2/device.map"]) await remapFile(f);
 
-  // 3. virtio drivers in the initramfs: read it first, rebuild only when something is missing.
+  // 3. Network identity: each NIC keeps its name, pinned to its MAC (the initramfs carries the .link files).
+  const linksWritten = await keepNetworkIdentity(app, target, report);
+
+  // 4. LVM's devices file pins PVs by the disk's serial number, which changes on KVM: LVM would find no PV.
+  for (const f of ["/etc/lvm/devices/system.devices", "/etc/lvm/cache/.cache"]) {
+    if (await app.call<boolean>("is_file", f)) {
+      await app.call("rm", f);
+      report.lvmDevicesRemoved.push(f);
+      target.log(`LVM: removed ${f} (it names the PVs by VMware's disk serials)`);
+    }
+  }
+
+  // 5. virtio drivers in the initramfs: read it first, rebuild only when something needs it.
   const needed = VIRTIO_DRIVERS.filter((d) => kernel.virtio[d] === "module");
   let missing: string[];
   try {
@@ -121,29 +142,35 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
     target.warn("convert.initramfs-unreadable", `${kernel.initrd} could not be read (${e.message}); it is rebuilt`);
     missing = [...needed];
   }
-  const cryptChanged = report.remapped.some((r) => r.file === "/etc/crypttab");
-  if (missing.length === 0 && !cryptChanged) {
+  const reasons = report.initramfs.reasons;
+  if (missing.length) reasons.push(`it lacks ${missing.join(", ")}`);
+  if (report.remapped.some((r) => r.file === "/etc/crypttab")) reasons.push("it holds the old /etc/crypttab");
+  if (linksWritten) reasons.push("it must carry the .link files that keep the NIC names");
+  if (report.lvmDevicesRemoved.some((f) => f.endsWith("system.devices"))) reasons.push("it holds LVM's old devices file");
+  if (!reasons.length) {
     target.log(`${kernel.initrd}: not rebuilt`);
   } else {
-    target.log(`${kernel.initrd}${missing.length ? ` lacks ${missing.join(", ")}` : " holds the old /etc/crypttab"}: rebuilding it (${rebuildCommand(g, kernel)})`);
-    if (missing.length && g.packageFormat === "deb") {
+    const cmd = rebuildCommand(tool, kernel, needed);
+    target.log(`${kernel.initrd}: ${reasons.join("; ")}: rebuilding it with ${tool} (${cmd})`);
+    if (missing.length && tool === "update-initramfs") {
       const file = "/etc/initramfs-tools/modules";
       await write(file, addModuleLines((await read(file)) ?? "", missing));
-    } else if (missing.length) {
+    } else if (missing.length && tool === "dracut") {
+      // Kept in the guest, so later kernel updates keep the drivers too.
       await app.call("mkdir_p", "/etc/dracut.conf.d");
       await write("/etc/dracut.conf.d/ferry-virtio.conf", `# added by Ferry for KVM\nadd_drivers+=" ${missing.join(" ")} "\n`);
     }
-    await app.call("sh", `${rebuildCommand(g, kernel)} 2>&1`);
+    await app.call("sh", `${cmd} 2>&1`);
     const listing = await readGuestInitramfs(app, kernel.initrd!);
     const still = needed.filter((d) => !listing.modules.has(d));
     if (still.length) {
-      throw new FerryError({ code: "convert.initramfs", message: `the rebuilt initramfs ${kernel.initrd} still lacks ${still.join(", ")}`, file: null, hint: "check the guest's initramfs configuration (MODULES=, dracut omit_drivers) and run Ferry again" });
+      throw new FerryError({ code: "convert.initramfs", message: `the initramfs ${kernel.initrd} rebuilt by ${tool} still lacks ${still.join(", ")}`, file: null, hint: "check the guest's initramfs configuration (MODULES=, dracut omit_drivers) and run Ferry again" });
     }
     report.initramfs.rebuilt = true;
     report.initramfs.added = missing;
   }
 
-  // 4. Serial console on the kernel command line.
+  // 6. Serial console on the kernel command line.
   const defaults = await read("/etc/default/grub");
   if (defaults !== null) {
     const s = ensureSerialConsole(defaults);
@@ -151,7 +178,7 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
     report.serialConsole = true;
   }
 
-  // 5. Regenerate the grub config; then remap what it wrote, since grub-probe
+  // 7. Regenerate the grub config; then remap what it wrote, since grub-probe
   // in the appliance sees the disks under their old names.
   if (g.bootloader.kind === "grub2" && g.bootloader.config) {
     const cmd = `${g.packageFormat === "deb" ? "grub-mkconfig" : "grub2-mkconfig"} -o ${shellQuote(g.bootloader.config)}`;
@@ -180,10 +207,10 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: L
     target.warn("convert.bootloader", "no grub configuration was found; the kernel command line was not checked");
   }
 
-  // 6. Network: the first configured interfaces get the target's names.
-  await renameNetwork(app, target, report);
+  // 8. UEFI: a loader the firmware finds with fresh variables, and the guest's own entry.
+  if (target.firmware === "uefi") report.uefi = await ensureUefiBoot(app, g, target.log);
 
-  // 7. SELinux: label the files the conversion wrote at the next boot.
+  // 9. SELinux: label the files the conversion wrote at the next boot.
   if (g.selinux) {
     await app.call("touch", "/.autorelabel");
     report.selinuxRelabel = true;
@@ -199,56 +226,4 @@ export function targetRootDevice(root: string, targetDisks: string[]): string | 
   for (const c of m[1]!) index = index * 26 + (c.charCodeAt(0) - 96);
   const disk = targetDisks[index - 1];
   return disk ? `/dev/${disk}${m[2]}` : null;
-}
-
-async function renameNetwork(app: Appliance, target: LinuxTarget, report: ConversionReport): Promise<void> {
-  if (!target.nicNames.length) return;
-  const read = (path: string) => app.readText(path);
-  // With net.ifnames=0 the kernel keeps eth0, eth1...: the names do not change on KVM.
-  const cmdline = [(await read("/etc/default/grub")) ?? "", (await read("/etc/kernel/cmdline")) ?? ""].join("\n");
-  if (/(^|[\s"'])net\.ifnames=0(?=[\s"']|$)/m.test(cmdline)) {
-    target.log("network: the guest uses kernel names (net.ifnames=0); nothing to rename");
-    return;
-  }
-  const files: Array<{ path: string; text: string; names: string[] }> = [];
-  const list = async (dir: string) => ((await app.call<boolean>("is_dir", dir)) ? ((await app.tryCall<string[]>("ls", dir)) ?? []).map((f) => `${dir}/${f}`) : []);
-  for (const path of ["/etc/network/interfaces", ...(await list("/etc/network/interfaces.d"))]) {
-    const text = await read(path);
-    if (text !== null) files.push({ path, text, names: ifupdownInterfaces(text) });
-  }
-  for (const path of (await list("/etc/netplan")).filter((p) => /\.ya?ml$/.test(p))) {
-    const text = await read(path);
-    if (text !== null) files.push({ path, text, names: netplanInterfaces(text) });
-  }
-  for (const path of (await list("/etc/sysconfig/network-scripts")).filter((p) => /\/ifcfg-(?!lo$)/.test(p))) {
-    const text = await read(path);
-    if (text !== null) files.push({ path, text, names: [path.replace(/^.*ifcfg-/, "")] });
-  }
-  for (const path of await list("/etc/NetworkManager/system-connections")) {
-    const text = await read(path);
-    const m = text && /^interface-name=(.+)$/m.exec(text);
-    if (text !== null && m) files.push({ path, text, names: [m[1]!.trim()] });
-  }
-  const configured: string[] = [];
-  for (const f of files) for (const n of f.names) if (!configured.includes(n)) configured.push(n);
-  const renames = interfaceRenames(configured, target.nicNames);
-  if (!configured.length) {
-    target.log("no static network configuration names an interface; nothing to rename");
-    return;
-  }
-  for (const f of files) {
-    const r = renameInterfaces(f.path.includes("ifcfg-") ? dropHwaddr(f.text) : f.text, renames);
-    if (!r.edits.length && r.text === f.text) continue;
-    await app.writeText(f.path, r.text);
-    let path = f.path;
-    if (f.path.includes("/ifcfg-")) {
-      const to = renames.get(f.names[0]!);
-      if (to) {
-        path = f.path.replace(/ifcfg-.*$/, `ifcfg-${to}`);
-        await app.call("mv", f.path, path);
-      }
-    }
-    for (const e of r.edits) report.network.push({ file: path, ...e });
-  }
-  for (const [from, to] of renames) target.log(`network: ${from} → ${to}`);
 }

@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ConversionReport } from "../convert/guest";
 import { FerryError } from "../errors";
 import type { OutputMode, TargetPlan } from "../plan";
 import type { ResultFile } from "../pipeline/events";
@@ -18,7 +19,8 @@ export interface Output {
   readonly stagedDisks: string[];
   /** Where the disks end up (in plan order). */
   readonly finalDisks: string[];
-  writeMetadata(): void;
+  /** Write the metadata (and, for UEFI guests, their firmware variables) from the plan and what the conversion did. */
+  writeMetadata(conversion?: ConversionReport | null): void;
   /**
    * A staged path for a file that goes next to the outputs (the boot
    * check's console log and screenshot), committed with them when it exists.

@@ -31,3 +31,8 @@ export function pciLayout(plan: Pick<TargetPlan, "nics" | "disks">): PciLayout {
 export function guestNicName(bus: number): string {
   return `enp${bus}s0`;
 }
+
+/** The name systemd gives a NIC in ESXi's PCI slot N (the ACPI slot number): `ens192`. */
+export function vmwareNicName(pciSlot: number): string {
+  return `ens${pciSlot}`;
+}

@@ -25,7 +25,7 @@ const base = [
   'scsi0:0.present = "TRUE"', 'scsi0:0.fileName = "web.vmdk"',
   'sata0.present = "TRUE"', 'sata0:0.present = "TRUE"', 'sata0:0.fileName = "data.vmdk"',
   'ide1:0.present = "TRUE"', 'ide1:0.deviceType = "cdrom-image"', 'ide1:0.fileName = "x.iso"',
-  'ethernet0.present = "TRUE"', 'ethernet0.virtualDev = "vmxnet3"', 'ethernet0.networkName = "VM Network"', 'ethernet0.generatedAddress = "00:50:56:00:00:01"', 'ethernet0.addressType = "generated"',
+  'ethernet0.present = "TRUE"', 'ethernet0.virtualDev = "vmxnet3"', 'ethernet0.networkName = "VM Network"', 'ethernet0.generatedAddress = "00:50:56:00:00:01"', 'ethernet0.addressType = "generated"', 'ethernet0.pciSlotNumber = "192"',
   'ethernet1.present = "TRUE"', 'ethernet1.virtualDev = "e1000e"', 'ethernet1.networkName = "DMZ"', 'ethernet1.address = "00:50:56:00:00:02"', 'ethernet1.addressType = "static"',
 ];
 
@@ -37,9 +37,17 @@ describe("planTarget", () => {
     expect(p.disks.map((d) => [d.sourceId, d.dev, d.bus])).toEqual([["scsi0:0", "vda", "virtio"], ["sata0:0", "vdb", "virtio"]]);
     expect(p.cdroms).toEqual([{ sourceId: "ide1:0", dev: "sda", bus: "sata" }]);
     expect(p.nics.map((n) => n.model)).toEqual(["virtio", "virtio"]);
-    expect(p.conversion).toEqual({ devices: { sda: "vda", sdb: "vdb" }, nicNames: ["enp1s0", "enp2s0"] });
+    expect(p.conversion).toEqual({
+      devices: { sda: "vda", sdb: "vdb" },
+      nics: [
+        { sourceId: "ethernet0", mac: "00:50:56:00:00:01", vmwareName: "ens192", kvmName: "enp1s0" },
+        { sourceId: "ethernet1", mac: "00:50:56:00:00:02", vmwareName: null, kvmName: "enp2s0" },
+      ],
+    });
     expect(p.changes).toContainEqual(expect.objectContaining({ subject: "guest /dev/sda", from: "/dev/sda", to: "/dev/vda" }));
-    expect(p.changes).toContainEqual(expect.objectContaining({ subject: "ethernet0 in the guest", to: "enp1s0" }));
+    // Names stay as the guest knew them on ESXi, pinned to the MAC; never paired by order.
+    expect(p.changes).toContainEqual(expect.objectContaining({ subject: "ethernet0 in the guest", from: "ens192", to: "ens192, pinned to 00:50:56:00:00:01" }));
+    expect(p.changes).toContainEqual(expect.objectContaining({ subject: "ethernet1 in the guest", to: "the same name, pinned to 00:50:56:00:00:02" }));
     // A left-out disk keeps its place in the guest's naming: the SATA disk was sdb and is now vda.
     const without = planTarget(guest(base), { outputDir: "/var/tmp", excludeDisks: ["scsi0:0"] });
     expect(without.conversion!.devices).toEqual({ sdb: "vda" });

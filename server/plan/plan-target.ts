@@ -1,7 +1,7 @@
 import { FerryError } from "../errors";
 import type { InspectedVm } from "../input/inspect-guest";
-import { guestNicName, pciLayout } from "./pci-layout";
-import { PlanOptions, TargetPlan, type Change, type PlannedNic } from "./target-plan";
+import { guestNicName, pciLayout, vmwareNicName } from "./pci-layout";
+import { PlanOptions, TargetPlan, type Change, type ConversionNic, type PlannedNic } from "./target-plan";
 
 /**
  * planTarget: the KVM guest Ferry will write, decided once, each decision
@@ -76,6 +76,19 @@ function nicNetwork(sourceNetwork: string | null, mac: string | null, o: ReturnT
   return { type: "network", name: sourceNetwork ?? "default" };
 }
 
+/**
+ * What happens to a NIC's name inside the guest. The guest keeps the name it
+ * had on VMware, pinned to the NIC's MAC (a systemd .link file), so its
+ * configuration, firewall rules and scripts keep working; only a guest that
+ * cannot pin names gets its configuration renamed to the KVM name.
+ */
+function nicIdentityChange(n: ConversionNic): Change {
+  const subject = `${n.sourceId} in the guest`;
+  if (n.mac && n.vmwareName) return { subject, from: n.vmwareName, to: `${n.vmwareName}, pinned to ${n.mac}`, reason: `on KVM the NIC would be ${n.kvmName}; the conversion pins the guest's interface (found by the MAC in its network configuration, else by ESXi's PCI slot name) to the MAC, so addresses, firewall rules and scripts that name it keep working` };
+  if (n.mac) return { subject, from: "its interface name on VMware", to: `the same name, pinned to ${n.mac}`, reason: `the VMX gives no PCI slot; the conversion finds the interface by the MAC in the guest's network configuration and pins it; a guest that names no MAC gets ${n.kvmName}` };
+  return { subject, from: n.vmwareName ?? "its interface name on VMware", to: n.kvmName, reason: "the NIC has no MAC to pin a name to: the conversion renames the guest's network configuration to the name systemd gives it on KVM" };
+}
+
 export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
   const o = PlanOptions.parse(input);
   for (const m of o.macs) {
@@ -145,10 +158,10 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     const layout = pciLayout({ nics, disks });
     const targetDev = new Map(disks.map((d) => [d.sourceId, d.dev]));
     const devices = Object.fromEntries(deviceMap(vm.disks.map((d) => ({ bus: d.bus, targetDev: targetDev.get(d.id) ?? null }))));
-    const nicNames = layout.nicBus.map(guestNicName);
     for (const [from, to] of Object.entries(devices)) if (from !== to) changes.push({ subject: `guest /dev/${from}`, from: `/dev/${from}`, to: `/dev/${to}`, reason: "the disk's name on virtio; the conversion rewrites it in /etc/fstab, /etc/crypttab and the grub command line (UUID= and LABEL= entries stay)" });
-    nicNames.forEach((name, i) => changes.push({ subject: `${nics[i]!.sourceId} in the guest`, from: "its VMware interface name", to: name, reason: "the name systemd gives the NIC at its PCI address on KVM; the conversion renames the network configuration to it" }));
-    conversion = { devices, nicNames };
+    const convNics = vm.nics.map((n, i) => ({ sourceId: n.id, mac: n.mac, vmwareName: n.pciSlot !== null ? vmwareNicName(n.pciSlot) : null, kvmName: guestNicName(layout.nicBus[i]!) }));
+    for (const n of convNics) changes.push(nicIdentityChange(n));
+    conversion = { devices, nics: convNics };
   }
   const bootCheck = o.bootCheck ?? convert;
 

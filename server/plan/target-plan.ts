@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Concern } from "../vmx/source-vm";
+import { Concern } from "../types";
 
 /**
  * TargetPlan: every decision about the KVM guest, each with its reason.
@@ -49,6 +49,17 @@ export const PlannedNic = z.object({
 });
 export type PlannedNic = z.infer<typeof PlannedNic>;
 
+/** One NIC as the conversion sees it: the pairing with the guest's interface is made from these. */
+export const ConversionNic = z.object({
+  sourceId: z.string(),
+  mac: z.string().nullable(),
+  /** `ens<pciSlotNumber>`, the predictable name the guest used on ESXi; null when the VMX gives no slot. */
+  vmwareName: z.string().nullable(),
+  /** The predictable name on KVM (`enp1s0`), which a guest that does not pin its names would get. */
+  kvmName: z.string(),
+});
+export type ConversionNic = z.infer<typeof ConversionNic>;
+
 export const TargetPlan = z.object({
   name: z.string(),
   /** The VMX the plan was made from. */
@@ -71,11 +82,12 @@ export const TargetPlan = z.object({
   /** Guest conversion (virtio drivers, fstab, tools removal) is skipped. */
   copyOnly: z.boolean(),
   /**
-   * What the conversion renames inside the guest (null for copy-only): the
-   * source's disk names (sda) to the target's (vda), and the target's NIC
-   * names in order (enp1s0...), which follow the PCI layout.
+   * What the conversion needs to know of the hardware change (null for
+   * copy-only): the source's disk names (sda) to the target's (vda), and
+   * per NIC its MAC, the name ESXi's PCI slot gave it in the guest (ens192)
+   * and the name KVM's PCI layout would give it (enp1s0).
    */
-  conversion: z.object({ devices: z.record(z.string(), z.string()), nicNames: z.array(z.string()) }).nullable(),
+  conversion: z.object({ devices: z.record(z.string(), z.string()), nics: z.array(ConversionNic) }).nullable(),
   /** Boot the result under qemu and wait for a login prompt before finishing. */
   bootCheck: z.boolean(),
   /** Copy this many disks at once. */

@@ -3,14 +3,18 @@
  * reads it, and every hostile one is refused before any qemu-img process
  * starts and without opening a file outside its guest's folder.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { FerryError } from "../server/errors";
+import { inspectGuest } from "../server/input/inspect-guest";
+import { runPipeline, type PipelineEvent } from "../server/pipeline";
+import { planTarget } from "../server/plan";
 import { dataBytes, info, map, qemuImgProcessesStarted } from "../server/qemu";
 import { confinement, DiskFacts, inspectDisk } from "../server/vmdk";
+import { fingerprint } from "./fixtures/fingerprint";
 import { cowdDelta, descriptor, makeVmdkFixtures, type VmdkFixtures } from "./fixtures/vmdk";
 
 // Every file Ferry opens, to prove no hostile reference makes it read outside the guest's folder.
@@ -111,8 +115,79 @@ describe("good disks, checked against qemu-img", () => {
   });
 });
 
+describe("renamed disks", () => {
+  const renamed: [string, string, string, string][] = [
+    ["renamed-monolithicSparse", "monolithicSparse", "web01.vmdk", "old-name.vmdk"],
+    ["renamed-streamOptimized", "streamOptimized", "stream01.vmdk", "old-stream.vmdk"],
+    ["renamed-over-another", "monolithicSparse", "copy.vmdk", "orig.vmdk"],
+  ];
+
+  it.each(renamed)("%s is read as itself, as qemu-img reads it, with an info note naming both names", async (name, createType, file, old) => {
+    const p = fx.good[name]!;
+    const facts = inspect(p);
+    expect(facts.createType).toBe(createType);
+    expect(facts.extents.map((e) => [e.type, e.file])).toEqual([["SPARSE", old]]);
+    expect(facts.files).toEqual([{ path: p, bytes: statSync(p).size, role: "descriptor+extent" }]);
+    const chain = await info(p, "vmdk");
+    expect(facts.capacityBytes).toBe(chain[0]!.virtualSize);
+    expect(facts.allocationSource).toBe("grain-tables");
+    expect(facts.allocatedBytes).toBe(dataBytes(await map(p, "vmdk")));
+    expect(facts.concerns).toHaveLength(1);
+    expect(facts.concerns[0]).toMatchObject({ id: "vmdk.extent.renamed", severity: "info" });
+    expect(facts.concerns[0]!.message).toContain(`${file} names its data "${old}" (line `);
+    expect(facts.concerns[0]!.message).toContain(name === "renamed-over-another" ? "another file" : "which does not exist");
+  });
+
+  it("reads a renamed copy's own data, not the file its descriptor names", () => {
+    const MiB = 1024 ** 2;
+    expect(inspect(fx.good["renamed-over-another"]!).allocatedBytes).toBe(1 * MiB);
+    expect(inspect(join(dirname(fx.good["renamed-over-another"]!), "orig.vmdk")).allocatedBytes).toBe(5 * MiB);
+  });
+
+  it("still refuses a split disk with one extent renamed away, as a critical concern of the guest", () => {
+    const d = mkdtempSync(join(tmpdir(), "ferry-disk-split-"));
+    execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", join(d, "split.vmdk"), "3G"]);
+    renameSync(join(d, "split-s002.vmdk"), join(d, "split-s002.vmdk.bak"));
+    expect(() => inspect(join(d, "split.vmdk"))).toThrow(expect.objectContaining({ code: "vmdk.missing", file: join(d, "split.vmdk"), line: expect.any(Number), message: 'extent "split-s002.vmdk" does not exist' }));
+    writeFileSync(join(d, "split.vmx"), 'displayName = "split"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "split.vmdk"\n');
+    const vm = inspectGuest(join(d, "split.vmx"));
+    expect(vm.concerns.map((c) => [c.id, c.severity, c.device])).toEqual([["vmdk.missing", "critical", "scsi0:0"]]);
+  });
+
+  it("still refuses a descriptor-only disk whose extent is missing, even a sparse one", () => {
+    const d = mkdtempSync(join(tmpdir(), "ferry-disk-gone-"));
+    execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", join(d, "flat.vmdk"), "8M"]);
+    renameSync(join(d, "flat-flat.vmdk"), join(d, "renamed-flat.vmdk"));
+    expect(() => inspect(join(d, "flat.vmdk"))).toThrow(expect.objectContaining({ code: "vmdk.missing", message: 'extent "flat-flat.vmdk" does not exist' }));
+    // A text descriptor is not the data it describes, whatever its createType says.
+    writeFileSync(join(d, "text.vmdk"), descriptor({ createType: "monolithicSparse", extents: ['RW 16384 SPARSE "gone.vmdk"'] }));
+    expect(() => inspect(join(d, "text.vmdk"))).toThrow(expect.objectContaining({ code: "vmdk.missing", line: 9 }));
+  });
+
+  it("copies a renamed disk through the pipeline, equal to its source, the source untouched", async () => {
+    const d = mkdtempSync(join(tmpdir(), "ferry-renamed-guest-"));
+    execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(d, "old-name.vmdk"), "64M"]);
+    execFileSync("qemu-io", ["-f", "vmdk", "-c", "write -P 0x5a 0 3M", "-c", "write -P 0xa5 40M 1M", join(d, "old-name.vmdk")], { stdio: "ignore" });
+    renameSync(join(d, "old-name.vmdk"), join(d, "web01.vmdk"));
+    writeFileSync(join(d, "web01.vmx"), 'displayName = "web01"\nguestOS = "debian12-64"\nmemsize = "512"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "web01.vmdk"\n');
+    const vm = inspectGuest(join(d, "web01.vmx"));
+    expect(vm.concerns.filter((c) => c.severity !== "info")).toEqual([]);
+    expect(vm.concerns).toContainEqual(expect.objectContaining({ id: "vmdk.extent.renamed", severity: "info", device: "scsi0:0" }));
+    const outputDir = mkdtempSync(join(tmpdir(), "ferry-renamed-out-"));
+    const before = fingerprint(d);
+    const events: PipelineEvent[] = [];
+    await runPipeline(planTarget(vm, { outputDir, copyOnly: true }), { emit: (e) => events.push(e) });
+    expect(fingerprint(d)).toEqual(before);
+    expect(events.at(-1)).toMatchObject({ type: "result" });
+    expect(readdirSync(outputDir).sort()).toEqual(["web01-sda", "web01.xml"]);
+    const same = spawnSync("qemu-img", ["compare", "-f", "vmdk", "-F", "raw", join(d, "web01.vmdk"), join(outputDir, "web01-sda")], { encoding: "utf8" });
+    expect(same.stdout + same.stderr).toContain("Images are identical");
+    expect(same.status).toBe(0);
+  }, 60_000);
+});
+
 describe("hostile disks", () => {
-  const names = ["absolute-extent", "dotdot-extent", "symlink-extent", "nbd-extent", "json-extent", "fifo-extent", "device-extent", "rdonly-extent", "noaccess-extent", "short-flat", "parent-out", "descriptor-2MiB", "2049-extents", "raw-device-map", "chain-loop"];
+  const names = ["absolute-extent", "dotdot-extent", "symlink-extent", "nbd-extent", "json-extent", "fifo-extent", "device-extent", "rdonly-extent", "noaccess-extent", "short-flat", "parent-out", "descriptor-2MiB", "2049-extents", "raw-device-map", "chain-loop", "renamed-symlink", "renamed-dotdot", "renamed-nbd", "renamed-fifo"];
 
   it("covers the whole hostile set", () => {
     expect(Object.keys(fx.hostile).sort()).toEqual([...names].sort());

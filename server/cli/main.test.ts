@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -147,6 +147,19 @@ describe("ferry CLI on disks", () => {
     const vm = JSON.parse(r.out);
     expect(vm.concerns[0]).toMatchObject({ id: "vmdk.path.outside", severity: "critical", device: "scsi0:0" });
     expect(vm.diskFacts[0].error).toMatchObject({ code: "vmdk.path.outside", line: 3 });
+  });
+
+  it("bin/ferry inspect shows a renamed disk's size and allocation, with an info note and no critical concern", () => {
+    const d = mkdtempSync(join(tmpdir(), "ferry-cli-renamed-"));
+    execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(d, "old-name.vmdk"), "64M"]);
+    execFileSync("qemu-io", ["-f", "vmdk", "-c", "write -P 0x5a 0 3M", join(d, "old-name.vmdk")], { stdio: "ignore" });
+    renameSync(join(d, "old-name.vmdk"), join(d, "web01.vmdk"));
+    writeFileSync(join(d, "web01.vmx"), 'displayName = "web01"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "web01.vmdk"\n');
+    const out = execFileSync(resolve(__dirname, "../../bin/ferry"), ["inspect", join(d, "web01.vmx")], { encoding: "utf8" });
+    expect(out).toMatch(/scsi0:0\s+web01\.vmdk\s+persistent\s+64 MiB \(3 MiB used\), monolithicSparse\n/);
+    expect(out).toMatch(/INFO\s+web01\.vmdk names its data "old-name\.vmdk" \(line 8 of its embedded descriptor\), which does not exist: the disk was renamed; Ferry reads web01\.vmdk itself, as VMware and qemu-img do {2}\[vmdk\.extent\.renamed, lines 3, 4\]/);
+    expect(out).not.toContain("CRITICAL");
+    expect(out).not.toContain("unreadable");
   });
 
   it("disk shows one disk, and a refused disk exits 1 naming file and line", async () => {

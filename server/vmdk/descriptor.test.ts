@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FerryError } from "../errors";
-import { parseDescriptor } from "./descriptor";
+import { parseDescriptor, selfExtent } from "./descriptor";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const parse = (s: string) => parseDescriptor(enc(s), "/nas/g/disk.vmdk");
@@ -92,5 +92,22 @@ describe("parseDescriptor", () => {
 
   it("refuses a descriptor over 1 MiB", () => {
     expect(refused(new Uint8Array(1024 * 1024 + 1)).code).toBe("vmdk.descriptor-too-large");
+  });
+});
+
+describe("selfExtent", () => {
+  const d = (createType: string, ...extents: string[]) => parse(`# Disk DescriptorFile\ncreateType="${createType}"\n${extents.join("\n")}\n`);
+
+  it("is the single SPARSE extent of a monolithicSparse or streamOptimized disk, whatever file it names", () => {
+    expect(selfExtent(d("monolithicSparse", 'RW 2048 SPARSE "old-name.vmdk"'))).toMatchObject({ file: "old-name.vmdk", line: 3 });
+    expect(selfExtent(d("streamOptimized", 'RW 2048 SPARSE "old.vmdk"'))).toMatchObject({ file: "old.vmdk" });
+    expect(selfExtent(d("MONOLITHICSPARSE", 'RW 2048 SPARSE "x.vmdk"'))).not.toBeNull();
+  });
+
+  it("is null for other types, several extents or a non-sparse extent", () => {
+    expect(selfExtent(d("twoGbMaxExtentSparse", 'RW 2048 SPARSE "a-s001.vmdk"'))).toBeNull();
+    expect(selfExtent(d("monolithicSparse", 'RW 2048 SPARSE "a.vmdk"', 'RW 2048 SPARSE "b.vmdk"'))).toBeNull();
+    expect(selfExtent(d("monolithicSparse", 'RW 2048 FLAT "a-flat.vmdk" 0'))).toBeNull();
+    expect(selfExtent(d("monolithicFlat", 'RW 2048 SPARSE "a.vmdk"'))).toBeNull();
   });
 });

@@ -157,3 +157,18 @@ export function parseDescriptor(input: Uint8Array, file: string): Descriptor {
   }
   return d;
 }
+
+/** Disk types whose data lives in the one file that also holds their descriptor. */
+const SELF_CONTAINED = new Set(["monolithicsparse", "streamoptimized"]);
+
+/**
+ * For a descriptor embedded in a sparse file: the extent that is that file
+ * itself, or null. VMware and qemu-img read a monolithicSparse or
+ * streamOptimized file as its own single SPARSE extent whatever name the
+ * extent line carries, and a disk renamed by hand keeps its old name there.
+ */
+export function selfExtent(d: Descriptor): DescriptorExtent | null {
+  if (!SELF_CONTAINED.has((d.createType ?? "").toLowerCase()) || d.extents.length !== 1) return null;
+  const e = d.extents[0]!;
+  return e.type === "SPARSE" ? e : null;
+}

@@ -2,8 +2,8 @@ import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type 
 import { basename, dirname } from "node:path";
 import { FerryError } from "../errors";
 import type { Concern } from "../types";
-import { resolveConfined, type Confinement, type Where } from "./confine";
-import { looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT, parseDescriptor, type Descriptor, type DescriptorExtent } from "./descriptor";
+import { resolveConfined, type ConfinedFile, type Confinement, type Where } from "./confine";
+import { looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT, parseDescriptor, selfExtent, type Descriptor, type DescriptorExtent } from "./descriptor";
 import type { ChainLink, DiskFacts, Extent } from "./disk-facts";
 import { cowdAllocation, kdmvAllocation, type Allocation } from "./grains";
 import { parseSparseHeader, SECTOR, sparseMagic, type KdmvHeader } from "./sparse-header";
@@ -110,8 +110,36 @@ function readDescriptor(h: Handle): { descriptor: Descriptor; header: KdmvHeader
   return { descriptor: parseDescriptor(h.read(0, h.stat.size), h.path), header: null };
 }
 
-function extentFacts(ctx: Context, e: DescriptorExtent, descriptorPath: string, self: { path: string; header: KdmvHeader | null; handle: Handle }): { allocated: number | null } {
+/** The file holding the descriptor being read, and the extent that is that file itself (see selfExtent). */
+interface Self {
+  path: string;
+  header: KdmvHeader | null;
+  handle: Handle;
+  own: DescriptorExtent | null;
+}
+
+/**
+ * The file an extent names. The extent that is its own file is read as that
+ * file even when it names another (a renamed disk), as VMware and qemu-img
+ * do; the name still passes every confinement check, and only its absence is
+ * forgiven, with an info note naming both names.
+ */
+function extentFile(ctx: Context, e: DescriptorExtent, name: string, descriptorPath: string, self: Self): ConfinedFile {
   const where: Where = { file: descriptorPath, line: e.line };
+  if (e !== self.own) return resolveConfined(name, dirname(descriptorPath), ctx.confinement, where, "extent");
+  let named: ConfinedFile | null = null;
+  try {
+    named = resolveConfined(name, dirname(descriptorPath), ctx.confinement, where, "extent");
+  } catch (err) {
+    if (!(err instanceof FerryError && err.code === "vmdk.missing")) throw err;
+  }
+  if (named?.path === self.path) return named;
+  const own = basename(self.path);
+  concern(ctx, "vmdk.extent.renamed", "info", `${own} names its data "${name}" (line ${e.line} of its embedded descriptor), ${named ? "another file: the disk was copied or renamed" : "which does not exist: the disk was renamed"}; Ferry reads ${own} itself, as VMware and qemu-img do`);
+  return { path: self.path, stat: self.handle.stat };
+}
+
+function extentFacts(ctx: Context, e: DescriptorExtent, descriptorPath: string, self: Self): { allocated: number | null } {
   if (e.access !== "RW") {
     throw new FerryError({ code: "vmdk.extent.access", message: `extent "${e.file ?? "ZERO"}" is ${e.access}; Ferry copies only complete, writable (RW) disks`, file: descriptorPath, line: e.line, hint: "a read-only or inaccessible extent means the disk is incomplete; consolidate it in VMware first" });
   }
@@ -119,7 +147,7 @@ function extentFacts(ctx: Context, e: DescriptorExtent, descriptorPath: string, 
     throw new FerryError({ code: "vmdk.raw-device", message: `extent "${e.file}" is a raw device mapping (${e.type}); its data is on a SAN LUN, not in the guest's files`, file: descriptorPath, line: e.line, hint: "copy the LUN's data to a virtual disk in VMware, or attach the LUN to the KVM guest by hand" });
   }
   if (e.type === "ZERO" || e.file === null) return { allocated: 0 };
-  const f = resolveConfined(e.file, dirname(descriptorPath), ctx.confinement, where, "extent");
+  const f = extentFile(ctx, e, e.file, descriptorPath, self);
   addFile(ctx, f.path, f.stat.size, "extent");
   const bytes = e.sectors * SECTOR;
   const blocks = () => {
@@ -189,7 +217,7 @@ function readLink(ctx: Context, path: string, stat: Stats): Link {
     }
     let allocated: number | null = 0;
     for (const e of d.extents) {
-      const a = extentFacts(ctx, e, path, { path, header, handle: h });
+      const a = extentFacts(ctx, e, path, { path, header, handle: h, own: header ? selfExtent(d) : null });
       allocated = allocated === null || a.allocated === null ? null : allocated + a.allocated;
     }
     const extents: Extent[] = d.extents.map(({ access, sectors, type, file, offset }) => ({ access, sectors, type, file, offset }));

@@ -1,7 +1,8 @@
 import type { TargetPlan } from "../plan";
+import type { MetadataFiles } from "./output";
 
 /** `-o json`: the disks plus NAME.json describing them, shaped like virt-v2v's. */
-export function jsonMetadata(plan: TargetPlan, diskPaths: string[]): string {
+export function jsonMetadata(plan: TargetPlan, diskPaths: string[], files: MetadataFiles = { uefi: null }): string {
   const doc = {
     version: 1,
     name: plan.name,
@@ -11,6 +12,7 @@ export function jsonMetadata(plan: TargetPlan, diskPaths: string[]): string {
     cpu_topology: plan.topology,
     firmware: plan.firmware,
     secure_boot: plan.secureBoot,
+    ...(files.uefi ? { uefi: { code: files.uefi.firmware.code, vars: files.uefi.vars, "vars-template": files.uefi.firmware.varsTemplate } } : {}),
     machine: plan.machine,
     osinfo: plan.osinfo,
     disks: plan.disks.map((d, i) => ({

@@ -1,4 +1,5 @@
 import type { TargetPlan } from "../plan";
+import type { MetadataFiles } from "./output";
 import { pciLayout } from "../plan/pci-layout";
 
 /** XML text and attribute escaping: names come from an untrusted VMX. */
@@ -7,8 +8,9 @@ export function xmlEscape(s: string): string {
 }
 
 /** The libvirt domain for a plan whose disks are at `diskPaths` (in plan order). */
-export function libvirtXml(plan: TargetPlan, diskPaths: string[]): string {
+export function libvirtXml(plan: TargetPlan, diskPaths: string[], files: MetadataFiles = { uefi: null }): string {
   const e = xmlEscape;
+  const uefi = files.uefi;
   const t = plan.topology;
   const lines: string[] = [
     "<domain type='kvm'>",
@@ -18,9 +20,14 @@ export function libvirtXml(plan: TargetPlan, diskPaths: string[]): string {
     `  <currentMemory unit='KiB'>${plan.memoryMiB * 1024}</currentMemory>`,
     `  <vcpu placement='static'>${plan.vcpus}</vcpu>`,
     ...(t ? ["  <cpu mode='host-model'>", `    <topology sockets='${t.sockets}' dies='1' cores='${t.cores}' threads='${t.threads}'/>`, "  </cpu>"] : []),
-    plan.firmware === "uefi" ? "  <os firmware='efi'>" : "  <os>",
+    plan.firmware === "uefi" && !uefi ? "  <os firmware='efi'>" : "  <os>",
     `    <type arch='x86_64' machine='${plan.machine}'>hvm</type>`,
-    ...(plan.firmware === "uefi" ? ["    <firmware>", `      <feature enabled='${plan.secureBoot ? "yes" : "no"}' name='secure-boot'/>`, "    </firmware>"] : []),
+    // The guest's own variables file holds its boot entry: libvirt boots with it rather than a fresh copy.
+    ...(uefi
+      ? [`    <loader readonly='yes' secure='${plan.secureBoot ? "yes" : "no"}' type='pflash'>${e(uefi.firmware.code)}</loader>`, `    <nvram template='${e(uefi.firmware.varsTemplate)}'>${e(uefi.vars)}</nvram>`]
+      : plan.firmware === "uefi"
+        ? ["    <firmware>", `      <feature enabled='${plan.secureBoot ? "yes" : "no"}' name='secure-boot'/>`, "    </firmware>"]
+        : []),
     "    <boot dev='hd'/>",
     "  </os>",
     "  <features>",

@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TargetPlan } from "../plan";
+import { readBootEntries } from "../qemu/ovmf-vars";
 import { shellQuote } from "../shell";
 import { jsonMetadata, libvirtXml, openOutput, qemuScript, xmlEscape } from ".";
 
@@ -128,9 +129,34 @@ describe("openOutput", () => {
     expect(o.commit().map((f) => [f.path, f.kind, f.bytes])).toEqual([
       [join(dir, "web01-sda"), "disk", 4],
       [join(dir, "web01.json"), "metadata", expect.any(Number)],
+      [join(dir, "web01_VARS.fd"), "nvram", statSync("/usr/share/OVMF/OVMF_VARS_4M.fd").size],
     ]);
-    expect(readdirSync(dir).sort()).toEqual(["web01-sda", "web01.json"]);
+    expect(readdirSync(dir).sort()).toEqual(["web01-sda", "web01.json", "web01_VARS.fd"]);
     expect(() => o.commit()).toThrow(expect.objectContaining({ code: "output.closed" }));
+  });
+
+  it("ships a UEFI guest's own OVMF variables with its boot entry, and points the libvirt XML and the qemu script at them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ferry-out-"));
+    const entry = { description: "debian", path: "\\EFI\\debian\\shimx64.efi", partition: { number: 1, startLba: 2048, sizeLba: 204800, guid: "0b1e5c2a-3d4f-4a6b-8c9d-0e1f2a3b4c5d" }, disk: 0 };
+    const conversion = { family: "linux" as const, kernel: "6.1.0-1-amd64", removedTools: [], initramfs: { file: "/boot/initrd.img", tool: "dracut" as const, rebuilt: false, reasons: [], added: [], present: [] }, remapped: [], network: [], nics: [], lvmDevicesRemoved: [], uefi: { esp: "/dev/sda1", mountpoint: "/boot/efi", loader: entry.path, fallback: "installed" as const, fallbackFiles: [], bootEntry: entry }, serialConsole: true, grubRegenerated: true, selinuxRelabel: false };
+    for (const [mode, file] of [["local", "web01.xml"], ["qemu", "web01.sh"]] as const) {
+      const o = openOutput(plan({ output: { mode, dir }, overwrite: true }));
+      writeFileSync(o.stagedDisks[0]!, "disk");
+      o.writeMetadata(conversion);
+      expect(o.stagedUefiVars).toMatch(/web01_VARS\.fd$/);
+      const read = readBootEntries(readFileSync(o.stagedUefiVars!));
+      // Secure Boot's template (Microsoft's keys) has entries of its own; the guest's comes first in BootOrder.
+      const own = read.entries.find((x) => x.description === "debian");
+      expect(own).toMatchObject({ devicePath: expect.stringContaining("\\EFI\\debian\\shimx64.efi"), partition: { number: 1, startLba: 2048, sizeLba: 204800 } });
+      expect(read.order[0]).toBe(own!.number);
+      o.commit();
+      const text = readFileSync(join(dir, file), "utf8");
+      expect(text).toContain(join(dir, "web01_VARS.fd"));
+      expect(text).toContain("OVMF_CODE_4M");
+    }
+    const xml = join(dir, "web01.xml");
+    expect(spawnSync("virt-xml-validate", [xml, "domain"]).status).toBe(0);
+    expect(readFileSync(xml, "utf8")).toMatch(/<loader readonly='yes' secure='yes' type='pflash'>\/usr\/share\/OVMF\/OVMF_CODE_4M\.secboot\.fd<\/loader>/);
   });
 
   it("names a missing output folder", () => {

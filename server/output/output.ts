@@ -1,8 +1,10 @@
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ConversionReport } from "../convert/guest";
 import { FerryError } from "../errors";
 import type { OutputMode, TargetPlan } from "../plan";
+import { ovmfFirmware, type OvmfFirmware } from "../qemu/ovmf";
+import { withBootEntries } from "../qemu/ovmf-vars";
 import type { ResultFile } from "../pipeline/events";
 import { jsonMetadata } from "./json-output";
 import { libvirtXml } from "./libvirt-xml";
@@ -26,17 +28,25 @@ export interface Output {
    * check's console log and screenshot), committed with them when it exists.
    */
   stageFile(name: string, kind: "console" | "screenshot"): string;
+  /** UEFI: the staged per-guest variables file, once writeMetadata wrote it (the boot check boots with it). */
+  readonly stagedUefiVars: string | null;
   /** fsync, rename into place, fsync the folder. Returns what was written. */
   commit(): ResultFile[];
   /** Remove everything staged. Safe to call twice. */
   abort(): void;
 }
 
+/** Files beside the disks that the metadata names. */
+export interface MetadataFiles {
+  /** UEFI: the guest's own OVMF variables (with its boot entry), and the firmware they go with. */
+  uefi: { vars: string; firmware: OvmfFirmware } | null;
+}
+
 interface Mode {
   /** The metadata file's name. */
   file: (plan: TargetPlan) => string;
   /** Its content, given the final disk paths. */
-  content: (plan: TargetPlan, disks: string[]) => string;
+  content: (plan: TargetPlan, disks: string[], files: MetadataFiles) => string;
   executable?: boolean;
 }
 
@@ -60,8 +70,27 @@ export function plannedOutputs(plan: TargetPlan): string[] {
   return [
     ...plan.disks.map((d) => join(plan.output.dir, d.targetName)),
     join(plan.output.dir, MODES[plan.output.mode].file(plan)),
+    ...[uefiVarsFile(plan)].filter((f): f is string => f !== null).map((f) => join(plan.output.dir, f)),
     ...(plan.bootCheck ? Object.values(bootCheckFiles(plan)).map((f) => join(plan.output.dir, f)) : []),
   ];
+}
+
+/** A UEFI guest's own firmware variables, beside its disks (libvirt's NAME_VARS.fd). */
+export function uefiVarsFile(plan: Pick<TargetPlan, "name" | "firmware">): string | null {
+  return plan.firmware === "uefi" ? `${plan.name}_VARS.fd` : null;
+}
+
+/**
+ * The variables a UEFI guest boots with on KVM: OVMF's template (with
+ * Microsoft's keys for Secure Boot guests) plus the guest's own boot entry
+ * when the conversion found it, so the firmware boots the loader VMware did.
+ */
+export function uefiVars(plan: TargetPlan, conversion: ConversionReport | null | undefined): { firmware: OvmfFirmware; bytes: Buffer; entry: string | null } {
+  const firmware = ovmfFirmware(plan.secureBoot);
+  const template = readFileSync(firmware.varsTemplate);
+  const e = conversion?.family === "linux" ? conversion.uefi?.bootEntry : null;
+  if (!e) return { firmware, bytes: template, entry: null };
+  return { firmware, bytes: withBootEntries(template, [{ description: e.description, path: e.path, partition: e.partition }]), entry: `${e.description} → ${e.path}` };
 }
 
 /** The boot check's files, named after the guest. */
@@ -78,7 +107,9 @@ export function openOutput(plan: TargetPlan): Output {
   const finalDisks = plan.disks.map((d) => join(dir, d.targetName));
   const metadata = join(dir, mode.file(plan));
   const bootFiles = plan.bootCheck ? Object.values(bootCheckFiles(plan)).map((f) => join(dir, f)) : [];
-  const clashes = [...finalDisks, metadata, ...bootFiles].filter((p) => existsSync(p));
+  const varsName = uefiVarsFile(plan);
+  const varsFinal = varsName ? join(dir, varsName) : null;
+  const clashes = [...finalDisks, metadata, ...bootFiles, ...(varsFinal ? [varsFinal] : [])].filter((p) => existsSync(p));
   if (clashes.length && !plan.overwrite) {
     throw new FerryError({ code: "output.exists", message: `would overwrite ${clashes.join(", ")}`, file: clashes[0]!, hint: "choose another name (-on) or folder (-os), remove the old files, or pass --overwrite" });
   }
@@ -86,12 +117,24 @@ export function openOutput(plan: TargetPlan): Output {
   // Runtime paths from the admin's configuration: nothing for the bundler to trace.
   const stagedDisks = plan.disks.map((d) => join(/*turbopackIgnore: true*/ staging!, d.targetName));
   const stagedMetadata = join(/*turbopackIgnore: true*/ staging, mode.file(plan));
-  const extras: Array<{ name: string; kind: "console" | "screenshot" }> = [];
+  const extras: Array<{ name: string; kind: ResultFile["kind"] }> = [];
+  let stagedVars: string | null = null;
   return {
     stagedDisks,
     finalDisks,
-    writeMetadata() {
-      writeFileSync(stagedMetadata, mode.content(plan, finalDisks), { mode: mode.executable ? 0o755 : 0o644 });
+    get stagedUefiVars() {
+      return stagedVars;
+    },
+    writeMetadata(conversion) {
+      let files: MetadataFiles = { uefi: null };
+      if (varsName && varsFinal) {
+        const v = uefiVars(plan, conversion);
+        stagedVars = join(/*turbopackIgnore: true*/ staging!, varsName);
+        writeFileSync(stagedVars, v.bytes, { mode: 0o644 });
+        extras.push({ name: varsName, kind: "nvram" });
+        files = { uefi: { vars: varsFinal, firmware: v.firmware } };
+      }
+      writeFileSync(stagedMetadata, mode.content(plan, finalDisks, files), { mode: mode.executable ? 0o755 : 0o644 });
       if (mode.executable) chmodSync(stagedMetadata, 0o755);
     },
     stageFile(name, kind) {

@@ -2,14 +2,16 @@ import type { TargetPlan } from "../plan";
 import { pciLayout } from "../plan/pci-layout";
 import { diskDevice, nicDevice, rootPortDevices } from "../qemu/devices";
 import { shellQuote } from "../shell";
+import type { MetadataFiles } from "./output";
 
 /** `-o qemu`: a script that boots the guest with qemu directly. */
-export function qemuScript(plan: TargetPlan, diskPaths: string[]): string {
+export function qemuScript(plan: TargetPlan, diskPaths: string[], files: MetadataFiles = { uefi: null }): string {
   const q = shellQuote;
   const t = plan.topology;
   const args: string[] = [
     `-name ${q(plan.name)}`,
-    "-machine q35,accel=kvm:tcg",
+    `-machine q35,accel=kvm:tcg${plan.secureBoot ? ",smm=on" : ""}`,
+    ...(plan.secureBoot ? ["-global driver=cfi.pflash01,property=secure,value=on"] : []),
     "-cpu host",
     `-m ${plan.memoryMiB}`,
     `-smp ${plan.vcpus}${t ? `,sockets=${t.sockets},cores=${t.cores},threads=${t.threads}` : ""}`,
@@ -34,8 +36,10 @@ export function qemuScript(plan: TargetPlan, diskPaths: string[]): string {
     args.push(`-netdev ${netdev}`, `-device ${nicDevice(n, `net${i}`, layout.nicBus[i]!)}`);
   });
   args.push("-serial stdio", "-vnc 127.0.0.1:0");
-  const uefi =
-    plan.firmware === "uefi"
+  // The guest's own variables (with its boot entry) when Ferry wrote them; else a fresh copy of OVMF's.
+  const uefi = files.uefi
+    ? [`ovmf_code=\${OVMF_CODE:-${q(files.uefi.firmware.code)}}`, `ovmf_vars=\${OVMF_VARS:-${q(files.uefi.vars)}}`, ""]
+    : plan.firmware === "uefi"
       ? [
           `ovmf_code=\${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE${plan.secureBoot ? "_4M.secboot" : "_4M"}.fd}`,
           `ovmf_vars=\${OVMF_VARS:-${q(`${diskPaths[0] ?? plan.name}.vars`)}}`,

@@ -5,7 +5,7 @@ import { ConversionReport, GuestInspection } from "../convert/guest";
  * One event shape for --machine-readable, the job store and SSE. `t` is
  * seconds since the run started, as in virt-v2v's `[  12.3]` lines.
  */
-export const ResultFileSchema = z.object({ path: z.string(), kind: z.enum(["disk", "metadata", "console", "screenshot"]), bytes: z.number().int().nonnegative() });
+export const ResultFileSchema = z.object({ path: z.string(), kind: z.enum(["disk", "metadata", "nvram", "console", "screenshot"]), bytes: z.number().int().nonnegative() });
 
 export const StageState = z.enum(["started", "finished", "failed", "skipped"]);
 
@@ -41,6 +41,11 @@ export const PipelineEvent = z.discriminatedUnion("type", [
     failure: z.string().nullable(),
     lastLines: z.array(z.string()),
     dhcpFrom: z.array(z.string()),
+    /** Per NIC, in plan order: what it did on the isolated network (older events lack it). */
+    nics: z.array(z.object({ mac: z.string(), model: z.string(), dhcp: z.boolean(), addresses: z.array(z.string()) })).optional(),
+    /** UEFI: the firmware and the boot entry OVMF started. */
+    firmware: z.object({ kind: z.enum(["bios", "uefi"]), secureBoot: z.boolean(), varsFromGuest: z.boolean() }).optional(),
+    bootEntry: z.string().nullable().optional(),
   }),
 ]);
 export type PipelineEvent = z.infer<typeof PipelineEvent>;

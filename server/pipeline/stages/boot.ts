@@ -21,6 +21,9 @@ export const checkBoot: Stage = {
       nics: plan.nics.map((nic, i) => ({ model: nic.model, mac: nic.mac, pciBus: layout.nicBus[i]! })),
       rootPorts: layout.rootPorts,
       firmware: plan.firmware,
+      // UEFI guests boot with the variables Ferry ships (their own boot entry) and nothing else.
+      uefiVars: output!.stagedUefiVars ?? undefined,
+      secureBoot: plan.secureBoot,
       memoryMiB: plan.memoryMiB,
       vcpus: plan.vcpus,
       consoleLog: output!.stageFile(names.console, "console"),
@@ -29,7 +32,7 @@ export const checkBoot: Stage = {
       signal: ctx.signal,
       log: ctx.log,
     });
-    ctx.emit({ type: "boot", t: ctx.t(), ok: r.ok, seconds: r.seconds, accel: r.accel, line: r.line, failure: r.failure, lastLines: r.lastLines, dhcpFrom: r.dhcpFrom });
+    ctx.emit({ type: "boot", t: ctx.t(), ok: r.ok, seconds: r.seconds, accel: r.accel, line: r.line, failure: r.failure, lastLines: r.lastLines, dhcpFrom: r.dhcpFrom, nics: r.nics, firmware: r.firmware, bootEntry: r.bootEntry });
     if (!r.ok) {
       throw new FerryError({
         code: "boot-check.failed",
@@ -38,10 +41,11 @@ export const checkBoot: Stage = {
         hint: "the output was not kept; run with --no-boot-check to keep an unverified copy, or -v for the whole console",
       });
     }
-    ctx.log(`login prompt after ${r.seconds} s: "${r.line}"`);
-    if (plan.nics.length) {
-      if (r.dhcpFrom.length) ctx.log(`network up: DHCP request from ${r.dhcpFrom.join(", ")}`);
-      else ctx.warn("boot-check.network", "the guest booted but sent no DHCP request: its network configuration may not match the new NIC (or it uses a static address)");
-    }
+    ctx.log(`login prompt after ${r.seconds} s: "${r.line}"${r.bootEntry ? `; the firmware started ${r.bootEntry}` : ""}`);
+    r.nics.forEach((n, i) => {
+      const what = [n.dhcp ? "a DHCP request" : "", n.addresses.length ? `its address ${n.addresses.join(", ")}` : ""].filter(Boolean).join(" and ");
+      if (what) ctx.log(`${plan.nics[i]?.sourceId ?? `NIC ${i + 1}`} (${n.mac}): sent ${what}`);
+      else ctx.warn("boot-check.network", `${plan.nics[i]?.sourceId ?? `NIC ${i + 1}`} (${n.mac}) sent neither a DHCP request nor an ARP from a static address: its configuration may not have come up on KVM`);
+    });
   },
 };

@@ -143,7 +143,7 @@ test("converts the real Debian 12 guest: virtio in the review, the conversion an
   const changes = page.getByRole("table", { name: "Changes" });
   await expect(changes).toContainText("virtio as vda");
   await expect(changes).toContainText("/dev/sda");
-  await expect(changes).toContainText("enp1s0");
+  await expect(changes).toContainText("ens192, pinned to 00:0c:29:5e:7a:01");
   await expect(page.getByText("<target dev='vda' bus='virtio'/>")).toBeVisible();
   await page.screenshot({ path: info.outputPath("debian12-review.png"), fullPage: true });
   await page.getByRole("button", { name: "Start import of 1 guest" }).click();

@@ -44,14 +44,42 @@ function GuestCard({ guest, conversion }: { guest: Guest; conversion: Conversion
         {guest.vmwareTools.length > 0 && <><dt className="font-medium">VMware tools</dt><dd>{guest.vmwareTools.join(", ")}</dd></>}
       </dl>
       {conversion && (
-        <ul className="mt-3 list-disc space-y-1 pl-5 text-sm" aria-label="Conversion">
-          {conversion.removedTools.length > 0 && <li>Removed {conversion.removedTools.join(", ")}</li>}
-          <li>{conversion.initramfs.rebuilt ? `Rebuilt ${conversion.initramfs.file} with ${conversion.initramfs.added.join(", ")}` : `${conversion.initramfs.file} already had ${conversion.initramfs.present.join(", ")}: not rebuilt`}</li>
-          {[...new Set(conversion.remapped.map((r) => `${r.from} → ${r.to}`))].map((r) => <li key={r}>Renamed {r} ({conversion.remapped.filter((x) => `${x.from} → ${x.to}` === r).map((x) => x.file).join(", ")})</li>)}
-          {[...new Set(conversion.network.map((r) => `${r.from} → ${r.to}`))].map((r) => <li key={r}>Network {r}</li>)}
-          {conversion.serialConsole && <li>Serial console on ttyS0</li>}
-          {conversion.selinuxRelabel && <li>SELinux relabel at first boot</li>}
-        </ul>
+        <>
+          <ul className="mt-3 list-disc space-y-1 pl-5 text-sm" aria-label="Conversion">
+            {conversion.removedTools.length > 0 && <li>Removed {conversion.removedTools.join(", ")}</li>}
+            <li>
+              {conversion.initramfs.rebuilt
+                ? `Rebuilt ${conversion.initramfs.file} with ${conversion.initramfs.tool}${conversion.initramfs.added.length ? `, adding ${conversion.initramfs.added.join(", ")}` : ""}: ${conversion.initramfs.reasons.join("; ")}`
+                : `${conversion.initramfs.file} already had ${conversion.initramfs.present.join(", ")}: not rebuilt`}
+            </li>
+            {conversion.lvmDevicesRemoved.length > 0 && <li>Removed LVM&apos;s stale device list {conversion.lvmDevicesRemoved.join(", ")} (it names the PVs by VMware&apos;s disk serials)</li>}
+            {[...new Set(conversion.remapped.map((r) => `${r.from} → ${r.to}`))].map((r) => <li key={r}>Renamed {r} ({conversion.remapped.filter((x) => `${x.from} → ${x.to}` === r).map((x) => x.file).join(", ")})</li>)}
+            {[...new Set(conversion.network.map((r) => `${r.from} → ${r.to}`))].map((r) => <li key={r}>Network {r}</li>)}
+            {conversion.uefi && (
+              <li>
+                UEFI: {conversion.uefi.fallback === "installed" ? `installed the fallback loader ${conversion.uefi.fallbackFiles.join(", ")}` : "the fallback loader was already there"}
+                {conversion.uefi.bootEntry ? `; the guest's own entry “${conversion.uefi.bootEntry.description}” → ${conversion.uefi.bootEntry.path} is in its OVMF variables` : ""}
+              </li>
+            )}
+            {conversion.serialConsole && <li>Serial console on ttyS0</li>}
+            {conversion.selinuxRelabel && <li>SELinux relabel at first boot</li>}
+          </ul>
+          {conversion.nics.length > 0 && (
+            <table className="mt-3 w-full text-left text-sm" aria-label="Network identity">
+              <thead><tr><th className="pr-2">NIC</th><th className="pr-2">MAC</th><th className="pr-2">In the guest</th><th>How</th></tr></thead>
+              <tbody>
+                {conversion.nics.map((n) => (
+                  <tr key={n.sourceId} className="align-top">
+                    <td className="pr-2 font-mono text-xs">{n.sourceId}</td>
+                    <td className="pr-2 font-mono text-xs">{n.mac ?? "none"}</td>
+                    <td className="pr-2 font-mono text-xs">{n.approach === "renamed" ? `${n.guestName} → ${n.kvmName}` : n.kvmName}</td>
+                    <td><Badge tone={n.approach === "pinned" ? "ok" : n.approach === "renamed" ? "info" : "neutral"}>{n.approach}</Badge> {n.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
       )}
     </Card>
   );
@@ -73,7 +101,18 @@ function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { typ
         {boot.ok ? <Badge tone="ok">booted</Badge> : <Badge tone="critical">did not boot</Badge>}{" "}
         {boot.ok ? `Login prompt “${boot.line}” after ${boot.seconds} s` : boot.failure} ({boot.accel === "kvm" ? "KVM" : "software emulation"})
         {boot.ok && (boot.dhcpFrom.length ? ` · network up: DHCP from ${boot.dhcpFrom.join(", ")}` : " · no DHCP request seen")}
+        {boot.firmware?.kind === "uefi" && ` · UEFI${boot.firmware.secureBoot ? " with Secure Boot" : ""}, ${boot.firmware.varsFromGuest ? "the guest's own variables" : "fresh variables"}${boot.bootEntry ? `, started ${boot.bootEntry}` : ""}`}
       </p>
+      {boot.nics && boot.nics.length > 0 && (
+        <table className="mt-2 text-left text-sm" aria-label="Network evidence">
+          <thead><tr><th className="pr-3">NIC</th><th className="pr-3">DHCP request</th><th>Addresses announced</th></tr></thead>
+          <tbody>
+            {boot.nics.map((n) => (
+              <tr key={n.mac}><td className="pr-3 font-mono text-xs">{n.mac} ({n.model})</td><td className="pr-3">{n.dhcp ? "yes" : "no"}</td><td className="font-mono text-xs">{n.addresses.join(", ") || "none"}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <div className="mt-3 grid gap-3 xl:grid-cols-2">
         {evidence.data?.screenshot && (
           // eslint-disable-next-line @next/next/no-img-element -- a data: URL from the API, not a static asset

@@ -54,16 +54,21 @@ export function humanPrinter(io: CliIo, verbose: boolean, tty = Boolean(process.
         const r = e.report;
         const parts = [
           r.removedTools.length ? `removed ${r.removedTools.join(", ")}` : null,
-          r.initramfs.rebuilt ? `initramfs rebuilt with ${r.initramfs.added.join(", ")}` : `initramfs already had ${r.initramfs.present.join(", ")}`,
+          r.initramfs.present.length ? `initramfs already had ${r.initramfs.present.join(", ")}` : null,
+          r.initramfs.rebuilt ? `initramfs rebuilt by ${r.initramfs.tool}${r.initramfs.added.length ? ` with ${r.initramfs.added.join(", ")}` : ""} (${r.initramfs.reasons.join("; ")})` : null,
+          r.lvmDevicesRemoved.length ? `removed ${r.lvmDevicesRemoved.join(", ")}` : null,
           r.remapped.length ? `renamed ${[...new Set(r.remapped.map((x) => `${x.from} → ${x.to}`))].join(", ")}` : null,
+          ...r.nics.map((n) => `${n.sourceId} ${n.approach === "pinned" ? `keeps ${n.kvmName} (pinned to ${n.mac})` : n.approach === "renamed" ? `${n.guestName} → ${n.kvmName}` : `is ${n.kvmName}`}`),
           r.network.length ? `network ${[...new Set(r.network.map((x) => `${x.from} → ${x.to}`))].join(", ")}` : null,
+          r.uefi ? `UEFI: ${r.uefi.fallback === "installed" ? `fallback loader installed (${r.uefi.fallbackFiles.join(", ")})` : "fallback loader present"}${r.uefi.bootEntry ? `, boot entry "${r.uefi.bootEntry.description}" → ${r.uefi.bootEntry.path}` : ""}` : null,
         ].filter(Boolean);
         io.err(`ferry: converted (kernel ${r.kernel}): ${parts.join("; ")}\n`);
         break;
       }
       case "boot":
         clearBar();
-        if (e.ok) io.err(`ferry: boot check passed in ${e.seconds} s (${e.accel}): "${e.line}"\n`);
+        if (e.ok) io.err(`ferry: boot check passed in ${e.seconds} s (${e.accel}): "${e.line}"${e.bootEntry ? `, firmware started ${e.bootEntry}` : ""}\n`);
+        for (const n of e.nics ?? []) io.err(`ferry: boot check: NIC ${n.mac} (${n.model}): ${[n.dhcp ? "DHCP request" : "", n.addresses.length ? `announced ${n.addresses.join(", ")}` : ""].filter(Boolean).join(", ") || "silent"}\n`);
         break;
       case "result":
         clearBar();

@@ -93,7 +93,8 @@ describe("planTarget", () => {
   it("carries UEFI, Secure Boot, topology and the source's concerns", () => {
     const p = planTarget(guest([...base, 'firmware = "efi"', 'uefi.secureBoot.enabled = "TRUE"', 'cpuid.coresPerSocket = "2"', 'vtpm.present = "TRUE"']), { outputDir: "/o" });
     expect(p).toMatchObject({ firmware: "uefi", secureBoot: true, topology: { sockets: 1, cores: 2, threads: 1 }, machine: "q35" });
-    expect(p.changes.find((c) => c.subject === "firmware")).toMatchObject({ to: "OVMF UEFI with Secure Boot" });
+    expect(p.changes.find((c) => c.subject === "firmware")).toMatchObject({ to: "OVMF UEFI with Secure Boot (Microsoft's keys enrolled)" });
+    expect(p.changes.find((c) => c.subject === "UEFI boot entry")).toMatchObject({ to: expect.stringContaining("_VARS.fd with the guest's own entry"), reason: expect.stringContaining("fallback") });
     expect(p.concerns.map((c) => c.id)).toContain("vmx.tpm.present");
   });
 

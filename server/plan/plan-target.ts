@@ -150,7 +150,17 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     changes.push({ subject: `${n.id} network`, from: n.network ?? "(none)", to: `${network.type} ${network.name}`, reason: o.macs.length || o.networks.length || o.bridges.length ? "mapped by --mac/--network/--bridge" : "the source network's name, as no mapping was given" });
     return { sourceId: n.id, mac: n.mac, model, network };
   });
-  if (vm.firmware === "uefi") changes.push({ subject: "firmware", from: "VMware EFI", to: `OVMF UEFI${vm.secureBoot ? " with Secure Boot" : ""}`, reason: "the guest boots with UEFI; BIOS would not find its boot loader" });
+  if (vm.firmware === "uefi") {
+    changes.push({ subject: "firmware", from: "VMware EFI", to: `OVMF UEFI${vm.secureBoot ? " with Secure Boot (Microsoft's keys enrolled)" : ""}`, reason: vm.secureBoot ? "the guest boots with UEFI and Secure Boot on VMware; OVMF's Secure Boot build with Microsoft's keys boots the same signed shim, grub and kernel" : "the guest boots with UEFI; BIOS would not find its boot loader" });
+    changes.push({
+      subject: "UEFI boot entry",
+      from: "VMware's NVRAM file",
+      to: convert ? `${name}_VARS.fd with the guest's own entry, and \\EFI\\BOOT\\BOOTX64.EFI when missing` : `${name}_VARS.fd, fresh`,
+      reason: convert
+        ? "KVM's firmware cannot read VMware's NVRAM: the conversion finds the loader the guest's entry ran (shim or grub on the ESP), writes that entry into the guest's own OVMF variables, and installs the removable-media fallback so the guest also boots with fresh variables"
+        : "copy-only: the ESP is not changed; a guest without \\EFI\\BOOT\\BOOTX64.EFI may stop in the firmware's shell",
+    });
+  }
   changes.push({ subject: "machine", from: `VMware virtual hardware${vm.hardwareVersion !== null ? ` ${vm.hardwareVersion}` : ""}`, to: "q35", reason: "the current QEMU machine type, with PCIe and AHCI" });
 
   let conversion: TargetPlan["conversion"] = null;

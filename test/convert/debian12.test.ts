@@ -60,6 +60,8 @@ describe("ferry -i vmx debian12.vmx -o local -os DIR", () => {
     const l = listInitramfs(initrd, hostDecompress, "initrd");
     for (const m of ["virtio_blk", "virtio_scsi", "virtio_net", "virtio_pci"]) expect(l.modules.has(m)).toBe(true);
     expect(stderr).toContain("initramfs already had virtio_blk");
+    // Rebuilt all the same, by the tool the guest has, to carry the .link file that keeps the NIC's name.
+    expect(stderr).toMatch(/initramfs rebuilt by update-initramfs \(it must carry the \.link files/);
   });
 
   it("removes open-vm-tools", () => {
@@ -69,9 +71,12 @@ describe("ferry -i vmx debian12.vmx -o local -os DIR", () => {
     expect(guestFile(disk, "/usr/bin/ls")).not.toBeNull();
   });
 
-  it("moves the network configuration from ens192 to enp1s0, and the booted guest asked for DHCP there", () => {
-    expect(guestText(join(out, "debian12-vda"), "/etc/network/interfaces")).toMatch(/^allow-hotplug enp1s0\niface enp1s0 inet dhcp$/m);
-    expect(stderr).toContain("network ens192 → enp1s0");
+  it("keeps the NIC's name ens192, pinned to its MAC, with its configuration untouched, and the booted guest asked for DHCP from that MAC", () => {
+    const disk = join(out, "debian12-vda");
+    expect(guestText(disk, "/etc/network/interfaces")).toMatch(/^allow-hotplug ens192\niface ens192 inet dhcp$/m);
+    expect(guestText(disk, "/etc/systemd/network/50-ferry-ens192.link")).toMatch(/\[Match\]\nMACAddress=00:0c:29:5e:7a:01\n\n\[Link\]\nName=ens192\n/);
+    expect(stderr).toContain("ethernet0 keeps ens192 (pinned to 00:0c:29:5e:7a:01)");
+    expect(stderr).toMatch(/boot check: NIC 00:0c:29:5e:7a:01 \(virtio\): DHCP request/);
   });
 
   it("writes valid libvirt XML with virtio devices, a console log with the login prompt and a PNG screenshot", () => {

@@ -84,8 +84,8 @@ describe("bootCheck on a blank disk", () => {
     expect(r.ok).toBe(false);
     expect(r.seconds).toBeLessThan(60);
     expect(r.failure).toMatch(/^the guest did not boot: the BIOS found no boot loader on the disk: "Boot failed: not a bootable disk" \(on the screen\)$/);
-    expect(r.nics).toEqual([{ mac: "52:54:00:aa:bb:01", model: "virtio", dhcp: false, addresses: [] }]);
-    expect(r.dhcpFrom).toEqual([]);
+    // iPXE may have sent its DHCP request by the time the screen is read: that is the NIC's, not the guest's.
+    expect(r.nics).toMatchObject([{ mac: "52:54:00:aa:bb:01", model: "virtio", addresses: [] }]);
     expectNothingLeft();
   });
 

@@ -34,6 +34,9 @@ ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+# The UEFI boot-entry tests (server/qemu) boot a grub EFI loader made with grub-mkimage
+# (its ESP is made with dosfstools and mtools, below).
+[ -d /usr/lib/grub/x86_64-efi ] || missing+=(grub-efi-amd64-bin)
 command -v sfdisk >/dev/null || missing+=(fdisk)
 command -v debugfs >/dev/null && command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v zstd >/dev/null || missing+=(zstd)

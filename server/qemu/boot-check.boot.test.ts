@@ -112,6 +112,26 @@ describe("bootCheck on a blank disk", () => {
   });
 });
 
+describe("bootCheck's other endings", () => {
+  it("qemu that cannot start the guest (a missing disk) ends the check with qemu's own words", async () => {
+    const r = await bootCheck(options("bios", { disks: [{ path: join(dir, "absent.img"), format: "raw", bus: "virtio", pciBus: 2 }] }));
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatch(/^the guest stopped before a login prompt: qemu exited \(1\): .*absent\.img.*No such file or directory/);
+    expect(r.screenshot).toBe(false);
+    expectNothingLeft();
+  });
+
+  it("a guest that shows nothing conclusive ends at the time limit", async () => {
+    const r = await bootCheck(options("bios", { timeoutMs: 3000, screenEveryMs: 600_000 }));
+    expect(r.ok).toBe(false);
+    expect(r.failure).toBe("no login prompt on the serial console within 3 s");
+    expect(r.seconds).toBeGreaterThanOrEqual(3);
+    expect(r.seconds).toBeLessThan(20);
+    expect(r.screen).toBeNull();
+    expectNothingLeft();
+  });
+});
+
 describe("bootCheck leaves nothing behind when it throws", () => {
   it("cancelled mid-boot: the cancellation error, no qemu, no work folder", async () => {
     const abort = new AbortController();

@@ -99,7 +99,13 @@ describe("withBootEntries", () => {
 
   it("in the Secure Boot template, keeps the enrolled keys and replaces its Boot0000 (marked deleted, not overwritten)", () => {
     const before = readBootEntries(MS_TEMPLATE);
-    expect(before.entries.find((e) => e.number === 0)?.description).toBe("UiApp");
+    // Device paths read the way OVMF prints them.
+    expect(before.entries.map((e) => [e.name, e.description, e.devicePath])).toEqual([
+      ["Boot0000", "UiApp", "Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)/FvFile(462CAA21-7614-4503-836E-8AB6F4662331)"],
+      ["Boot0001", "UEFI QEMU HARDDISK QM00001 ", "PciRoot(0x0)/Pci(0x1F,0x2)/Sata(0x0,0xFFFF,0x0)"],
+      ["Boot0002", "EFI Internal Shell", "Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)/FvFile(7C04A583-9E3E-4F1C-AD65-E05268D0B4D1)"],
+    ]);
+    expect(before.entries.map((e) => e.partition)).toEqual([null, null, null]);
     const vars = withBootEntries(MS_TEMPLATE, [DEBIAN]);
     const after = readBootEntries(vars);
     expect(after.order).toEqual([0]);

@@ -231,6 +231,17 @@ export function withBootEntries(template: Buffer, entries: UefiBootEntry[]): Buf
   return out;
 }
 
+/** Other nodes as OVMF prints the common ones (firmware volume files, PCI, SATA), else Path(type,subtype,hex). */
+function nodeText(type: number, sub: number, body: Buffer): string {
+  const hex = (n: number) => `0x${n.toString(16).toUpperCase()}`;
+  if (type === 0x04 && sub === 0x07 && body.length === 16) return `Fv(${guidText(body)})`;
+  if (type === 0x04 && sub === 0x06 && body.length === 16) return `FvFile(${guidText(body)})`;
+  if (type === 0x02 && sub === 0x01 && body.length === 8 && body.readUInt32LE(0) === 0x0a0341d0) return `PciRoot(${hex(body.readUInt32LE(4))})`;
+  if (type === 0x01 && sub === 0x01 && body.length === 2) return `Pci(${hex(body[1]!)},${hex(body[0]!)})`;
+  if (type === 0x03 && sub === 0x12 && body.length === 6) return `Sata(${hex(body.readUInt16LE(0))},${hex(body.readUInt16LE(2))},${hex(body.readUInt16LE(4))})`;
+  return `Path(${type},${sub},${body.toString("hex").toUpperCase()})`;
+}
+
 function readDevicePath(b: Buffer): { text: string; partition: UefiBootEntry["partition"] | null; path: string | null } {
   const parts: string[] = [];
   let partition: UefiBootEntry["partition"] | null = null;
@@ -254,7 +265,7 @@ function readDevicePath(b: Buffer): { text: string; partition: UefiBootEntry["pa
       path = path === null ? file : `${path}${file}`;
       parts.push(file);
     } else {
-      parts.push(`Path(${type},${sub},${body.toString("hex").toUpperCase()})`);
+      parts.push(nodeText(type, sub, body));
     }
     p += len;
   }

@@ -254,6 +254,7 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
     let failure: string | null = null;
     let screen: string[] | null = null;
     let fromScreen = false;
+    let bootEntry: string | null = null;
     const screenEvery = o.screenEveryMs ?? 3000;
     let nextScreen = performance.now() + screenEvery;
     while (true) {
@@ -262,6 +263,8 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       const chunk = readTail(o.consoleLog, offset);
       offset = chunk.size;
       text = consoleText(text + chunk.text).slice(-200_000);
+      // Remembered as it goes by: a chatty kernel can push OVMF's lines out of the kept text.
+      if (o.firmware === "uefi") bootEntry = startedBootEntry(text) ?? bootEntry;
       verdict = judgeConsole(text);
       if (verdict.state === "booted") break;
       if (verdict.state === "failed") {
@@ -327,7 +330,7 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       screenshot,
       nics,
       firmware: { kind: o.firmware, secureBoot, varsFromGuest: o.firmware === "uefi" && o.uefiVars !== undefined },
-      bootEntry: o.firmware === "uefi" ? startedBootEntry(text) : null,
+      bootEntry,
       screen,
     };
   } finally {

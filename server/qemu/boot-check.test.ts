@@ -64,6 +64,18 @@ describe("judgeConsole: firmware and boot loader dead ends", () => {
     expect(judgeConsole("error: file `/boot/grub/fonts/unicode.pf2' not found.\nLoading Linux 6.1.0-18-amd64 ...\n").state).toBe("waiting");
   });
 
+  it("fails on grub's bare command line (no grub.cfg), but not on the word grub> inside a line", () => {
+    expect(judgeConsole("error: file `/boot/grub/grub.cfg' not found.\ngrub> ")).toEqual({ state: "failed", line: "grub>", what: "grub stopped at its command line (no configuration)", cause: "error: file `/boot/grub/grub.cfg' not found." });
+    expect(judgeConsole("press c for a grub> prompt\n").state).toBe("waiting");
+  });
+
+  it("fails on boot sectors and Windows' boot manager giving up (their text screens)", () => {
+    expect(judgeConsole("Missing operating system.")).toMatchObject({ state: "failed", what: "the boot sector found no operating system" });
+    expect(judgeConsole("BOOTMGR is missing\nPress Ctrl+Alt+Del to restart")).toMatchObject({ state: "failed", line: "BOOTMGR is missing" });
+    const bootmgr = "Windows Boot Manager\n\nWindows failed to start. A recent hardware or software change might be the\ncause.\n\n  File: \\Windows\\system32\\winload.exe\n\n  Status: 0xc000000e\n";
+    expect(judgeConsole(bootmgr)).toMatchObject({ state: "failed", what: "Windows did not start", line: "Windows failed to start. A recent hardware or software change might be the" });
+  });
+
   it("fails on SeaBIOS's dead ends", () => {
     expect(judgeConsole("Booting from Hard Disk...\nBoot failed: not a bootable disk\n")).toMatchObject({ state: "failed", what: "the BIOS found no boot loader on the disk" });
     expect(judgeConsole("No bootable option or device was found.")).toMatchObject({ state: "failed", what: "the firmware found no bootable option" });

@@ -30,6 +30,12 @@ const FATAL: Fatal[] = [
   { what: "the BIOS found no boot loader on the disk", re: /Boot failed: not a bootable disk.*/ },
   // grub could not find its modules or its partition: the rescue prompt.
   { what: "grub stopped at its rescue prompt", re: /grub rescue>.*/, cause: /error: .*/g },
+  // grub without its configuration: the command line, where it waits forever.
+  { what: "grub stopped at its command line (no configuration)", re: /^grub> ?$/m, cause: /error: .*/g },
+  // Boot sectors and Windows' boot manager, on the VGA screen.
+  { what: "the boot sector found no operating system", re: /Missing operating system\.?|Operating system not found|Error loading operating system|Invalid partition table\.?|An operating system wasn't found\..*/ },
+  { what: "the Windows boot manager is missing", re: /BOOTMGR is (?:missing|compressed).*/ },
+  { what: "Windows did not start", re: /Windows failed to start\..*/ },
   { what: "the kernel panicked", re: /Kernel panic - not syncing.*/ },
   { what: "the initramfs did not find the root file system", re: /ALERT!\s+\S+ does not exist\.?.*/ },
   { what: "the initramfs did not find the root file system", re: /Gave up waiting for root (?:file system )?device.*/ },

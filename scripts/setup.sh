@@ -8,7 +8,8 @@
 #                    builds it from the host's), qemu-system-x86 and ovmf (the boot check,
 #                    BIOS and UEFI guests),
 #                    debootstrap, fdisk, e2fsprogs, zstd (the Debian test guest builder;
-#                    zstd and xz also read guests' initramfs images)
+#                    zstd and xz also read guests' initramfs images), libguestfs-xfs,
+#                    dosfstools, mtools (the rhel-like and uefi test guests)
 #   npm packages:    npm ci, when package-lock.json changed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,11 @@ command -v sfdisk >/dev/null || missing+=(fdisk)
 command -v debugfs >/dev/null && command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v zstd >/dev/null || missing+=(zstd)
 command -v xz >/dev/null || missing+=(xz-utils)
+# The multi-NIC, rhel-like and uefi test guests: XFS inside the appliance (LVM is in
+# libguestfs already), the EFI system partition made on the host.
+dpkg-query -W -f '${Status}' libguestfs-xfs 2>/dev/null | grep -q 'ok installed' || missing+=(libguestfs-xfs)
+command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
+command -v mcopy >/dev/null || missing+=(mtools)
 # npm run bench compares the conversion with Debian's virt-v2v, which needs
 # nbdkit and nbdcopy (libnbd-bin) at run time without depending on them.
 if [ "${1:-}" = "--bench" ]; then

@@ -52,6 +52,7 @@ function GuestCard({ guest, conversion }: { guest: Guest; conversion: Conversion
                 ? `Rebuilt ${conversion.initramfs.file} with ${conversion.initramfs.tool}${conversion.initramfs.added.length ? `, adding ${conversion.initramfs.added.join(", ")}` : ""}: ${conversion.initramfs.reasons.join("; ")}`
                 : `${conversion.initramfs.file} already had ${conversion.initramfs.present.join(", ")}: not rebuilt`}
             </li>
+            {conversion.initramfs.appended.length > 0 && <li>Added {conversion.initramfs.appended.join(", ")} to {conversion.initramfs.file} (an early archive, no rebuild)</li>}
             {conversion.lvmDevicesRemoved.length > 0 && <li>Removed LVM&apos;s stale device list {conversion.lvmDevicesRemoved.join(", ")} (it names the PVs by VMware&apos;s disk serials)</li>}
             {[...new Set(conversion.remapped.map((r) => `${r.from} → ${r.to}`))].map((r) => <li key={r}>Renamed {r} ({conversion.remapped.filter((x) => `${x.from} → ${x.to}` === r).map((x) => x.file).join(", ")})</li>)}
             {[...new Set(conversion.network.map((r) => `${r.from} → ${r.to}`))].map((r) => <li key={r}>Network {r}</li>)}

@@ -56,6 +56,7 @@ export function humanPrinter(io: CliIo, verbose: boolean, tty = Boolean(process.
           r.removedTools.length ? `removed ${r.removedTools.join(", ")}` : null,
           r.initramfs.present.length ? `initramfs already had ${r.initramfs.present.join(", ")}` : null,
           r.initramfs.rebuilt ? `initramfs rebuilt by ${r.initramfs.tool}${r.initramfs.added.length ? ` with ${r.initramfs.added.join(", ")}` : ""} (${r.initramfs.reasons.join("; ")})` : null,
+          r.initramfs.appended.length ? `initramfs carries ${r.initramfs.appended.join(", ")}` : null,
           r.lvmDevicesRemoved.length ? `removed ${r.lvmDevicesRemoved.join(", ")}` : null,
           r.remapped.length ? `renamed ${[...new Set(r.remapped.map((x) => `${x.from} → ${x.to}`))].join(", ")}` : null,
           ...r.nics.map((n) => `${n.sourceId} ${n.approach === "pinned" ? `keeps ${n.kvmName} (pinned to ${n.mac})` : n.approach === "renamed" ? `${n.guestName} → ${n.kvmName}` : `is ${n.kvmName}`}`),

@@ -119,6 +119,8 @@ export const LinuxConversionReport = z.object({
     reasons: z.array(z.string()),
     added: z.array(z.string()),
     present: z.array(z.string()),
+    /** Files added to the image as an early archive without a rebuild (the .link files that keep NIC names). */
+    appended: z.array(z.string()),
   }),
   remapped: z.array(z.object({ file: z.string(), from: z.string(), to: z.string() })),
   network: z.array(z.object({ file: z.string(), from: z.string(), to: z.string() })),

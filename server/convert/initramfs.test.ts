@@ -74,3 +74,32 @@ describe("listInitramfs", () => {
     expect(() => listInitramfs(gzipSync(gzipSync(cpio(MAIN))), hostDecompress, "f")).toThrow(/compressed data inside a compressed archive/);
   });
 });
+
+describe("cpioArchive and insertEarlyArchive", () => {
+  it("writes an archive the lister (and the kernel's format) reads, inserted before the compressed part", async () => {
+    const { cpioArchive, insertEarlyArchive, listInitramfs } = await import("./initramfs");
+    const { gzipSync, gunzipSync } = await import("node:zlib");
+    const link = Buffer.from("[Match]\nMACAddress=00:0c:29:aa:00:01\n\n[Link]\nName=ens192\n");
+    const ours = cpioArchive([
+      { path: "etc", mode: 0o040755 },
+      { path: "etc/systemd/network", mode: 0o040755 },
+      { path: "etc/systemd/network/50-ferry-ens192.link", mode: 0o100644, data: link },
+    ]);
+    expect(ours.length % 512).toBe(0);
+    const main = gzipSync(cpioArchive([{ path: "usr/lib/modules/6.1/virtio_blk.ko", mode: 0o100644, data: Buffer.from("x") }]));
+    const early = cpioArchive([{ path: "kernel/x86/microcode/GenuineIntel.bin", mode: 0o100644, data: Buffer.from("ucode") }]);
+    const image = Buffer.concat([early, main]);
+    const out = insertEarlyArchive(image, ours, "initrd");
+    const l = listInitramfs(out, (_k, d) => gunzipSync(d), "initrd");
+    expect(l.segments).toEqual(["cpio", "cpio", "gzip", "cpio"]);
+    // Microcode stays first, the image's own archive last.
+    expect(l.files).toEqual(["kernel/x86/microcode/GenuineIntel.bin", "etc", "etc/systemd/network", "etc/systemd/network/50-ferry-ens192.link", "usr/lib/modules/6.1/virtio_blk.ko"]);
+    expect(out.subarray(out.length - main.length).equals(main)).toBe(true);
+    // An image that is only compressed gets the archive in front.
+    expect(listInitramfs(insertEarlyArchive(main, ours, "x"), (_k, d) => gunzipSync(d), "x").segments).toEqual(["cpio", "gzip", "cpio"]);
+    // The file's bytes survive, at a 4-byte-aligned offset as newc requires.
+    const at = ours.indexOf(link);
+    expect(at % 4).toBe(0);
+    expect(() => insertEarlyArchive(Buffer.from("garbage!"), ours, "bad")).toThrow(expect.objectContaining({ code: "initramfs.format", file: "bad" }));
+  });
+});

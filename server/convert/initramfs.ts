@@ -95,3 +95,50 @@ export function listInitramfs(image: Buffer, decompress: Decompress, file: strin
   }
   return { files, modules, segments };
 }
+
+/** One entry of a cpio "newc" archive Ferry writes: a directory or a regular file. */
+export interface CpioEntry {
+  path: string;
+  /** Full st_mode: 0o040755 for a directory, 0o100644 for a file. */
+  mode: number;
+  data?: Buffer;
+}
+
+/** A cpio "newc" archive (the format the kernel unpacks), with its trailer, padded to 512 bytes. */
+export function cpioArchive(entries: CpioEntry[], mtime = 0): Buffer {
+  const parts: Buffer[] = [];
+  let ino = 1;
+  const hex = (n: number) => n.toString(16).padStart(8, "0");
+  const pad4 = (len: number) => Buffer.alloc((4 - (len % 4)) % 4);
+  const push = (name: string, mode: number, data: Buffer, nlink: number) => {
+    const nameBytes = Buffer.from(`${name}\0`, "utf8");
+    const head = Buffer.from(`070701${[ino++, mode, 0, 0, nlink, mtime, data.length, 0, 0, 0, 0, nameBytes.length, 0].map(hex).join("")}`, "latin1");
+    parts.push(head, nameBytes, pad4(head.length + nameBytes.length), data, pad4(data.length));
+  };
+  for (const e of entries) push(e.path.replace(/^\/+/, ""), e.mode, e.data ?? Buffer.alloc(0), (e.mode & 0o170000) === 0o040000 ? 2 : 1);
+  push("TRAILER!!!", 0, Buffer.alloc(0), 1);
+  const body = Buffer.concat(parts);
+  return Buffer.concat([body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+}
+
+/**
+ * Put an uncompressed archive into an initramfs before its compressed
+ * part, where early-microcode archives sit: the kernel unpacks every
+ * archive in order, so the files are there when udev starts, and the
+ * image's own archive (unpacked after) still creates its /lib and /bin
+ * symlinks. Adding files this way costs milliseconds, where rebuilding a
+ * Debian image under emulation takes minutes.
+ */
+export function insertEarlyArchive(image: Buffer, archive: Buffer, file: string): Buffer {
+  let p = 0;
+  for (let n = 0; n < 16; n++) {
+    while (p < image.length && image[p] === 0) p++;
+    if (p >= image.length || compressionAt(image, p)) break;
+    if (image.toString("latin1", p, p + 5) !== "07070") throw new FerryError({ code: "initramfs.format", message: `unknown data at byte ${p} of the initramfs`, file, hint: "the initramfs is damaged or in an unknown format; it is rebuilt instead" });
+    p = readCpio(image, p, [], file);
+  }
+  // Segments start on 4-byte boundaries; the kernel skips the zeros between them.
+  const head = image.subarray(0, p);
+  const gap = Buffer.alloc((4 - (head.length % 4)) % 4);
+  return Buffer.concat([head, gap, archive, image.subarray(p)]);
+}

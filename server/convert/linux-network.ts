@@ -20,9 +20,14 @@ interface ConfigFile {
 
 const UDEVD = ["/lib/systemd/systemd-udevd", "/usr/lib/systemd/systemd-udevd"];
 
-/** Returns true when files the initramfs carries (.link files) changed. */
-export async function keepNetworkIdentity(app: Appliance, target: ConvertTarget, report: LinuxConversionReport): Promise<boolean> {
-  if (!target.nics.length) return false;
+/** A .link file written into the guest, which the initramfs must carry too (udev names NICs there already). */
+export interface LinkFile {
+  path: string;
+  text: string;
+}
+
+export async function keepNetworkIdentity(app: Appliance, target: ConvertTarget, report: LinuxConversionReport): Promise<LinkFile[]> {
+  if (!target.nics.length) return [];
   const read = (path: string) => app.readText(path);
   const list = async (dir: string) => ((await app.call<boolean>("is_dir", dir)) ? ((await app.tryCall<string[]>("ls", dir)) ?? []).sort().map((f) => `${dir}/${f}`) : []);
 
@@ -67,7 +72,7 @@ export async function keepNetworkIdentity(app: Appliance, target: ConvertTarget,
   const pairs = pairNics(target.nics, configured.filter((c) => c.name));
   const renames = new Map<string, string>();
   const identities: NicIdentity[] = [];
-  let pinned = false;
+  const links: LinkFile[] = [];
   for (const p of pairs) {
     const files = configured.filter((c) => c.name === p.guestName).map((c) => c.file);
     const base = { sourceId: p.nic.sourceId, mac: p.nic.mac, guestName: p.guestName, files: [...new Set(files)] };
@@ -83,8 +88,9 @@ export async function keepNetworkIdentity(app: Appliance, target: ConvertTarget,
     if (canPin && p.nic.mac && pinnableName(p.guestName)) {
       const link = `/etc/systemd/network/50-ferry-${p.guestName}.link`;
       await app.call("mkdir_p", "/etc/systemd/network");
-      await app.writeText(link, linkFile(p.guestName, p.nic.mac, p.nic.sourceId));
-      pinned = true;
+      const text = linkFile(p.guestName, p.nic.mac, p.nic.sourceId);
+      await app.writeText(link, text);
+      links.push({ path: link, text });
       identities.push({ ...base, pairedBy: p.pairedBy, approach: "pinned", kvmName: p.guestName, files: [link, ...base.files], reason: `${how}; pinned to ${p.nic.mac} by ${link}, so it stays ${p.guestName} on KVM (not ${p.nic.kvmName})` });
       continue;
     }
@@ -110,7 +116,7 @@ export async function keepNetworkIdentity(app: Appliance, target: ConvertTarget,
   }
   report.nics = identities;
   for (const i of identities) target.log(`network: ${i.sourceId} (${i.mac ?? "no MAC"}): ${i.approach} ${i.kvmName}: ${i.reason}`);
-  return pinned;
+  return links;
 }
 
 async function anyFile(app: Appliance, paths: string[]): Promise<boolean> {

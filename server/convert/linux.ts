@@ -1,10 +1,14 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { FerryError } from "../errors";
 import { shellQuote } from "../shell";
 import type { Appliance } from "./appliance";
 import type { ConvertTarget, Converter } from "./converter";
 import { describeOs, VIRTIO_DRIVERS, type GuestInspection, type GuestKernel, type LinuxConversionReport } from "./guest";
 import { readGuestInitramfs } from "./inspect";
-import { keepNetworkIdentity } from "./linux-network";
+import { cpioArchive, insertEarlyArchive } from "./initramfs";
+import { keepNetworkIdentity, type LinkFile } from "./linux-network";
 import { addModuleLines, ensureSerialConsole, pinKernelRoot, remapDevices } from "./remap";
 import { ensureUefiBoot, refuseWithoutEsp } from "./uefi";
 
@@ -66,7 +70,7 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: C
     family: "linux",
     kernel: kernel.version,
     removedTools: [],
-    initramfs: { file: kernel.initrd!, tool, rebuilt: false, reasons: [], added: [], present: [] },
+    initramfs: { file: kernel.initrd!, tool, rebuilt: false, reasons: [], added: [], present: [], appended: [] },
     remapped: [],
     network: [],
     nics: [],
@@ -118,7 +122,7 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: C
   for (const f of ["/etc/fstab", "/etc/crypttab", "/etc/default/grub", "/boot/grub/device.map", "/boot/grub2/device.map"]) await remapFile(f);
 
   // 3. Network identity: each NIC keeps its name, pinned to its MAC (the initramfs carries the .link files).
-  const linksWritten = await keepNetworkIdentity(app, target, report);
+  const links = await keepNetworkIdentity(app, target, report);
 
   // 4. LVM's devices file pins PVs by the disk's serial number, which changes on KVM: LVM would find no PV.
   for (const f of ["/etc/lvm/devices/system.devices", "/etc/lvm/cache/.cache"]) {
@@ -145,11 +149,8 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: C
   const reasons = report.initramfs.reasons;
   if (missing.length) reasons.push(`it lacks ${missing.join(", ")}`);
   if (report.remapped.some((r) => r.file === "/etc/crypttab")) reasons.push("it holds the old /etc/crypttab");
-  if (linksWritten) reasons.push("it must carry the .link files that keep the NIC names");
   if (report.lvmDevicesRemoved.some((f) => f.endsWith("system.devices"))) reasons.push("it holds LVM's old devices file");
-  if (!reasons.length) {
-    target.log(`${kernel.initrd}: not rebuilt`);
-  } else {
+  if (reasons.length) {
     const cmd = rebuildCommand(tool, kernel, needed);
     target.log(`${kernel.initrd}: ${reasons.join("; ")}: rebuilding it with ${tool} (${cmd})`);
     if (missing.length && tool === "update-initramfs") {
@@ -168,6 +169,13 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: C
     }
     report.initramfs.rebuilt = true;
     report.initramfs.added = missing;
+    // initramfs-tools copies /etc/systemd/network/*.link in; a dracut without its udev module may not.
+    const carried = links.filter((l) => listing.files.some((f) => f.endsWith(`/${l.path.slice(l.path.lastIndexOf("/") + 1)}`)));
+    await carryLinks(app, kernel.initrd!, links.filter((l) => !carried.includes(l)), report, target.log);
+  } else if (links.length) {
+    await carryLinks(app, kernel.initrd!, links, report, target.log);
+  } else {
+    target.log(`${kernel.initrd}: not rebuilt`);
   }
 
   // 6. Serial console on the kernel command line.
@@ -216,6 +224,32 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: C
     report.selinuxRelabel = true;
   }
   return report;
+}
+
+/**
+ * udev names NICs inside the initramfs already, so the .link files that keep
+ * the names must be in it. Rather than rebuild a whole image (minutes under
+ * emulation) for a few hundred bytes, Ferry adds them as a small early
+ * archive; the guest's next rebuild takes them from /etc as usual.
+ */
+async function carryLinks(app: Appliance, initrd: string, links: LinkFile[], report: LinuxConversionReport, log: (m: string) => void): Promise<void> {
+  if (!links.length) return;
+  const dir = mkdtempSync(join(tmpdir(), "ferry-initrd-"));
+  try {
+    const local = join(dir, "initrd");
+    await app.call("download", initrd, local);
+    const dirs = ["etc", "etc/systemd", "etc/systemd/network"].map((path) => ({ path, mode: 0o040755 }));
+    const files = links.map((l) => ({ path: l.path.slice(1), mode: 0o100644, data: Buffer.from(l.text, "latin1") }));
+    writeFileSync(local, insertEarlyArchive(readFileSync(local), cpioArchive([...dirs, ...files]), initrd));
+    await app.call("upload", local, initrd);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const listing = await readGuestInitramfs(app, initrd);
+  const lost = links.filter((l) => !listing.files.includes(l.path.slice(1)));
+  if (lost.length) throw new FerryError({ code: "convert.initramfs", message: `${initrd} does not list ${lost.map((l) => l.path).join(", ")} after Ferry added them`, file: null, hint: "the initramfs may be in a format Ferry cannot extend; report it" });
+  report.initramfs.appended.push(...links.map((l) => l.path));
+  log(`${initrd}: added ${links.map((l) => l.path).join(", ")} as an early archive (the NICs are named inside the initramfs already)`);
 }
 
 /** The root partition's name on the target: libguestfs' /dev/sdb2 is the second disk's partition 2. */

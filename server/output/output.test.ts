@@ -138,7 +138,7 @@ describe("openOutput", () => {
   it("ships a UEFI guest's own OVMF variables with its boot entry, and points the libvirt XML and the qemu script at them", () => {
     const dir = mkdtempSync(join(tmpdir(), "ferry-out-"));
     const entry = { description: "debian", path: "\\EFI\\debian\\shimx64.efi", partition: { number: 1, startLba: 2048, sizeLba: 204800, guid: "0b1e5c2a-3d4f-4a6b-8c9d-0e1f2a3b4c5d" }, disk: 0 };
-    const conversion = { family: "linux" as const, kernel: "6.1.0-1-amd64", removedTools: [], initramfs: { file: "/boot/initrd.img", tool: "dracut" as const, rebuilt: false, reasons: [], added: [], present: [] }, remapped: [], network: [], nics: [], lvmDevicesRemoved: [], uefi: { esp: "/dev/sda1", mountpoint: "/boot/efi", loader: entry.path, fallback: "installed" as const, fallbackFiles: [], bootEntry: entry }, serialConsole: true, grubRegenerated: true, selinuxRelabel: false };
+    const conversion = { family: "linux" as const, kernel: "6.1.0-1-amd64", removedTools: [], initramfs: { file: "/boot/initrd.img", tool: "dracut" as const, rebuilt: false, reasons: [], added: [], present: [], appended: [] }, remapped: [], network: [], nics: [], lvmDevicesRemoved: [], uefi: { esp: "/dev/sda1", mountpoint: "/boot/efi", loader: entry.path, fallback: "installed" as const, fallbackFiles: [], bootEntry: entry }, serialConsole: true, grubRegenerated: true, selinuxRelabel: false };
     for (const [mode, file] of [["local", "web01.xml"], ["qemu", "web01.sh"]] as const) {
       const o = openOutput(plan({ output: { mode, dir }, overwrite: true }));
       writeFileSync(o.stagedDisks[0]!, "disk");

@@ -18,7 +18,7 @@ import { SqliteJobStore, Worker, jobBus } from "../../server/jobs";
 import { runPipeline, type PipelineEvent } from "../../server/pipeline";
 import { planTarget } from "../../server/plan";
 import { libguestfsEnv, probeAccel } from "../../server/qemu/accel";
-import { debianGuests } from "../../test/fixtures/linux-guest";
+import { debianGuests, linuxGuest } from "../../test/fixtures/linux-guest";
 
 interface Row {
   name: string;
@@ -63,32 +63,39 @@ const wanted = (name: string) => only.length === 0 || only.some((w) => name.toLo
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
 try {
-  // The whole conversion of the Debian 12 test guest, Ferry (boot check included) against Debian's virt-v2v.
-  if (wanted("conversion")) {
-    const guests = debianGuests();
+  // Whole conversions, Ferry (boot check included) against Debian's virt-v2v on the same guest, same run:
+  // the Debian 12 guest, and the RHEL-shaped one (dracut host-only, LVM, XFS, separate /boot).
+  const conversions: Array<{ word: string; label: string; vmx: () => string; console: string }> = [
+    { word: "conversion", label: "the Debian 12 guest", vmx: () => debianGuests().debian12, console: "debian12-console.log" },
+    { word: "rhel", label: "the RHEL-shaped guest", vmx: () => linuxGuest("rhel-like").vmx, console: "rhel-like-console.log" },
+  ];
+  for (const c of conversions) {
+    if (!wanted(c.word) && !wanted("conversion")) continue;
+    const vmx = c.vmx();
     const accel = await probeAccel();
     const env = libguestfsEnv(accel);
     const ferryOut = mkdtempSync(join(work, "ferry-"));
     const ferry = await seconds(() => {
-      execFileSync(join(root, "bin", "ferry"), ["-i", "vmx", guests.debian12, "-o", "local", "-os", ferryOut], { stdio: "ignore" });
+      execFileSync(join(root, "bin", "ferry"), ["-i", "vmx", vmx, "-o", "local", "-os", ferryOut], { stdio: "ignore" });
     });
-    if (!existsSync(join(ferryOut, "debian12-console.log"))) throw new Error("ferry did not run its boot check");
+    if (!existsSync(join(ferryOut, c.console))) throw new Error(`ferry did not run its boot check on ${c.label}`);
     let v2v = NaN;
     try {
       execFileSync("virt-v2v", ["--version"], { stdio: "ignore" });
       const v2vOut = mkdtempSync(join(work, "v2v-"));
-      const logFile = join(work, "virt-v2v.log");
+      const logFile = join(work, `virt-v2v-${c.word}.log`);
       v2v = await seconds(() => {
-        const r = spawnSync("virt-v2v", ["-i", "vmx", guests.debian12, "-o", "local", "-os", v2vOut], { encoding: "utf8", env, maxBuffer: 64 * 1024 ** 2 });
+        const r = spawnSync("virt-v2v", ["-i", "vmx", vmx, "-o", "local", "-os", v2vOut], { encoding: "utf8", env, maxBuffer: 64 * 1024 ** 2 });
         writeFileSync(logFile, `${r.stdout}\n${r.stderr}`);
         if (r.status !== 0) throw new Error(`virt-v2v exited with ${r.status}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
       });
       if (!readdirSync(v2vOut).some((f) => f.endsWith(".xml"))) throw new Error("virt-v2v wrote no libvirt XML");
     } catch (e) {
-      console.warn(`(virt-v2v did not complete: ${(e as Error).message})`);
+      console.warn(`(virt-v2v did not complete on ${c.label}: ${(e as Error).message})`);
     }
-    rows.push({ name: `convert the Debian 12 guest (${accel.kind}; Ferry includes its boot check)`, unit: "s", ferry, baseline: v2v, baselineName: "virt-v2v -i vmx -o local (Debian 12)", targetRatio: 1 });
+    rows.push({ name: `convert ${c.label} (${accel.kind}; Ferry includes its boot check)`, unit: "s", ferry, baseline: v2v, baselineName: `virt-v2v -i vmx -o local (${c.label})`, targetRatio: 1 });
   }
+
 
   if (wanted("copy scan events inspect vmx")) {
   // 0. The copy stage of a 4 GiB disk holding 1 GiB, against a bare qemu-img convert of the same file.

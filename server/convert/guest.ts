@@ -84,6 +84,8 @@ export const NicIdentity = z.object({
   /** The name the interface has on KVM. */
   kvmName: z.string(),
   files: z.array(z.string()),
+  /** Static IPv4 addresses the guest configures on it (`192.168.50.10/24`): the boot check asks for them. */
+  addresses: z.array(z.string()),
   reason: z.string(),
 });
 export type NicIdentity = z.infer<typeof NicIdentity>;

@@ -1,7 +1,7 @@
 import type { Appliance } from "./appliance";
 import type { ConvertTarget } from "./converter";
 import type { LinuxConversionReport, NicIdentity } from "./guest";
-import { ifcfgInterface, ifupdownMacs, keyfileInterface, linkFile, netplanEthernets, pairNics, pinnableName, udevNetRules, type ConfiguredInterface } from "./nic-identity";
+import { ifcfgAddresses, ifcfgInterface, ifupdownAddresses, ifupdownMacs, keyfileAddresses, keyfileInterface, linkFile, netplanAddresses, netplanEthernets, pairNics, pinnableName, udevNetRules, type ConfiguredInterface } from "./nic-identity";
 import { dropHwaddr, ifupdownInterfaces, netplanInterfaces, renameInterfaces } from "./remap";
 
 /**
@@ -39,27 +39,29 @@ export async function keepNetworkIdentity(app: Appliance, target: ConvertTarget,
     const names = ifupdownInterfaces(text);
     files.push({ path, text, names });
     const macs = ifupdownMacs(text);
-    for (const name of names) configured.push({ name, mac: macs.get(name) ?? null, file: path });
+    const addrs = ifupdownAddresses(text);
+    for (const name of names) configured.push({ name, mac: macs.get(name) ?? null, file: path, addresses: addrs.get(name) ?? [] });
   }
   for (const path of (await list("/etc/netplan")).filter((p) => /\.ya?ml$/.test(p))) {
     const text = await read(path);
     if (text === null) continue;
     files.push({ path, text, names: netplanInterfaces(text) });
-    for (const e of netplanEthernets(text)) configured.push({ ...e, file: path });
+    const addrs = netplanAddresses(text);
+    for (const e of netplanEthernets(text)) configured.push({ ...e, file: path, addresses: addrs.get(e.name) ?? [] });
   }
   for (const path of (await list("/etc/sysconfig/network-scripts")).filter((p) => /\/ifcfg-(?!lo$)/.test(p))) {
     const text = await read(path);
     if (text === null) continue;
     const i = ifcfgInterface(text, path.replace(/^.*ifcfg-/, ""));
     files.push({ path, text, names: [i.name] });
-    configured.push({ ...i, file: path });
+    configured.push({ ...i, file: path, addresses: ifcfgAddresses(text) });
   }
   for (const path of await list("/etc/NetworkManager/system-connections")) {
     const text = await read(path);
     if (text === null) continue;
     const k = keyfileInterface(text);
     if (k.name) files.push({ path, text, names: [k.name] });
-    if (k.name || k.mac) configured.push({ name: k.name ?? "", mac: k.mac, file: path });
+    if (k.name || k.mac) configured.push({ name: k.name ?? "", mac: k.mac, file: path, addresses: keyfileAddresses(text) });
   }
   const udevRules = await read("/etc/udev/rules.d/70-persistent-net.rules");
   if (udevRules) for (const r of udevNetRules(udevRules)) configured.push({ ...r, file: "/etc/udev/rules.d/70-persistent-net.rules" });
@@ -74,8 +76,10 @@ export async function keepNetworkIdentity(app: Appliance, target: ConvertTarget,
   const identities: NicIdentity[] = [];
   const links: LinkFile[] = [];
   for (const p of pairs) {
-    const files = configured.filter((c) => c.name === p.guestName).map((c) => c.file);
-    const base = { sourceId: p.nic.sourceId, mac: p.nic.mac, guestName: p.guestName, files: [...new Set(files)] };
+    const mine = configured.filter((c) => c.name === p.guestName || (p.nic.mac !== null && c.mac === p.nic.mac));
+    const files = mine.map((c) => c.file);
+    const addresses = [...new Set(mine.flatMap((c) => c.addresses ?? []))];
+    const base = { sourceId: p.nic.sourceId, mac: p.nic.mac, guestName: p.guestName, files: [...new Set(files)], addresses };
     if (kernelNames) {
       identities.push({ ...base, pairedBy: "kernel-names", approach: "kept", kvmName: p.guestName ?? "eth*", reason: "the guest uses kernel names (net.ifnames=0): eth0, eth1... do not depend on the PCI slot" });
       continue;

@@ -60,3 +60,26 @@ describe("configuration readers", () => {
     expect(pinnableName("ens1;rm")).toBe(false);
   });
 });
+
+describe("static addresses", () => {
+  it("reads them from ifupdown, netplan, keyfiles and ifcfg, IPv4 only", async () => {
+    const { ifupdownAddresses, netplanAddresses, keyfileAddresses, ifcfgAddresses, ipv4Cidr } = await import("./nic-identity");
+    const ifup = "auto lo\niface lo inet loopback\nallow-hotplug ens256\niface ens256 inet static\n\taddress 10.20.30.40/24\niface ens192 inet static\n  address 192.168.50.10\n  netmask 255.255.255.0\n  gateway 192.168.50.1\niface ens224 inet dhcp\niface ens192 inet6 static\n  address fd00::1/64\n";
+    expect([...ifupdownAddresses(ifup)]).toEqual([["ens256", ["10.20.30.40/24"]], ["ens192", ["192.168.50.10/24"]]]);
+    const netplan = "network:\n  ethernets:\n    ens256:\n      addresses: [10.20.30.40/24, \"fd00::1/64\"]\n    lan:\n      match:\n        macaddress: 00:0c:29:aa:00:01\n      set-name: ens192\n      addresses:\n        - 192.168.50.10/24\n      routes:\n        - to: default\n          via: 192.168.50.1\n    ens224:\n      dhcp4: true\n";
+    expect([...netplanAddresses(netplan)]).toEqual([["ens256", ["10.20.30.40/24"]], ["ens192", ["192.168.50.10/24"]]]);
+    expect(keyfileAddresses("[connection]\ninterface-name=ens192\n[ipv4]\nmethod=manual\naddress1=192.168.50.10/24,192.168.50.1\ndns=192.168.50.1;\n[ipv6]\naddress1=fd00::1/64\n")).toEqual(["192.168.50.10/24"]);
+    expect(ifcfgAddresses('DEVICE=ens192\nIPADDR=192.168.50.10\nPREFIX="24"\n')).toEqual(["192.168.50.10/24"]);
+    expect(ifcfgAddresses("DEVICE=ens192\nIPADDR=10.1.2.3\nNETMASK=255.255.0.0\n")).toEqual(["10.1.2.3/16"]);
+    expect(ipv4Cidr("300.1.1.1/24")).toBeNull();
+    expect(ipv4Cidr("1.2.3.4/33")).toBeNull();
+  });
+
+  it("lays qemu's user network out as the guest's subnet, its own addresses never the guest's", async () => {
+    const { staticNet } = await import("../qemu/static-probe");
+    expect(staticNet("192.168.50.10/24")).toEqual({ address: "192.168.50.10", netdev: "net=192.168.50.0/24,host=192.168.50.1,dns=192.168.50.2,dhcpstart=192.168.50.3" });
+    expect(staticNet("10.20.30.1/24")!.netdev).toBe("net=10.20.30.0/24,host=10.20.30.2,dns=10.20.30.3,dhcpstart=10.20.30.4");
+    expect(staticNet("10.0.0.1/30")).toBeNull();
+    expect(staticNet("bogus")).toBeNull();
+  });
+});

@@ -12,6 +12,8 @@ export interface ConfiguredInterface {
   name: string;
   mac: string | null;
   file: string;
+  /** Static IPv4 addresses configured for it (`192.168.50.10/24`). */
+  addresses?: string[];
 }
 
 export interface NicPairing {
@@ -147,4 +149,124 @@ export function linkFile(name: string, mac: string, sourceId: string): string {
 /** Names a .link file may give: what the kernel and udev accept, and never a kernel name (eth0) they would race for. */
 export function pinnableName(name: string): boolean {
   return /^[A-Za-z0-9_.-]{1,15}$/.test(name) && !/^eth\d+$/.test(name);
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** `A/N`, `A` with a netmask, or nothing when it is not an IPv4 address. */
+export function ipv4Cidr(address: string, netmask?: string | null): string | null {
+  const [a, n] = address.trim().split("/");
+  if (!a || !IPV4.test(a)) return null;
+  if (n !== undefined) return /^\d{1,2}$/.test(n) && Number(n) <= 32 ? `${a}/${Number(n)}` : null;
+  if (netmask && IPV4.test(netmask)) {
+    const bits = netmask.split(".").map(Number).reduce((s, o) => s + o.toString(2).replace(/0/g, "").length, 0);
+    return `${a}/${bits}`;
+  }
+  return `${a}/24`;
+}
+
+/** ifupdown: the static addresses of each `iface X inet static` stanza. */
+export function ifupdownAddresses(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let iface: string | null = null;
+  let pending: { address: string; netmask: string | null } | null = null;
+  const flush = () => {
+    if (iface && pending) {
+      const c = ipv4Cidr(pending.address, pending.netmask);
+      if (c) out.set(iface, [...(out.get(iface) ?? []), c]);
+    }
+    pending = null;
+  };
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    const i = /^iface\s+(\S+)\s+inet\s+(\S+)/.exec(line);
+    if (i || /^(auto|allow-|mapping|source|iface)/.test(line)) {
+      flush();
+      iface = i && i[2] === "static" ? i[1]! : null;
+      continue;
+    }
+    const a = /^address\s+(\S+)/.exec(line);
+    if (a && iface) {
+      flush();
+      pending = { address: a[1]!, netmask: null };
+    }
+    const m = /^netmask\s+(\S+)/.exec(line);
+    if (m && pending) pending.netmask = m[1]!;
+  }
+  flush();
+  return out;
+}
+
+/** NetworkManager keyfile: `[ipv4] address1=A/N,GW` (and `addresses=`). */
+export function keyfileAddresses(text: string): string[] {
+  let section = "";
+  const out: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const s = /^\[(.+)\]$/.exec(line);
+    if (s) section = s[1]!.trim();
+    const kv = /^(address\d*|addresses)\s*=\s*(.+)$/.exec(line);
+    if (section === "ipv4" && kv) for (const part of kv[2]!.split(";")) {
+      const c = ipv4Cidr(part.split(",")[0]!);
+      if (c) out.push(c);
+    }
+  }
+  return out;
+}
+
+/** ifcfg: IPADDR= with PREFIX= or NETMASK=. */
+export function ifcfgAddresses(text: string): string[] {
+  const get = (k: string) => new RegExp(`^\\s*${k}=["']?([^"'\\n]*)["']?\\s*$`, "m").exec(text)?.[1]?.trim() ?? null;
+  const ip = get("IPADDR") ?? get("IPADDR0");
+  if (!ip) return [];
+  const prefix = get("PREFIX") ?? get("PREFIX0");
+  const c = prefix ? ipv4Cidr(`${ip}/${prefix}`) : ipv4Cidr(ip, get("NETMASK") ?? get("NETMASK0"));
+  return c ? [c] : [];
+}
+
+/** netplan: each ethernet's `addresses:` (inline list or one per line). */
+export function netplanAddresses(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const entries = netplanEthernets(text);
+  let inEthernets = false;
+  let idIndent = -1;
+  let current = -1;
+  let listIndent = -1;
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "");
+    if (!line.trim()) continue;
+    const lead = line.length - line.trimStart().length;
+    if (/^\s*ethernets:\s*$/.test(line)) {
+      inEthernets = true;
+      idIndent = -1;
+      continue;
+    }
+    if (!inEthernets) continue;
+    if (idIndent !== -1 && lead < idIndent) {
+      inEthernets = false;
+      continue;
+    }
+    const key = /^\s*["']?([A-Za-z0-9_.-]+)["']?:\s*(.*)$/.exec(line);
+    if (key && (idIndent === -1 || lead === idIndent)) {
+      idIndent = lead;
+      current++;
+      listIndent = -1;
+      continue;
+    }
+    const name = entries[current]?.name;
+    if (!name) continue;
+    const add = (v: string) => {
+      const c = ipv4Cidr(v.replace(/["'\[\]]/g, ""));
+      if (c) out.set(name, [...(out.get(name) ?? []), c]);
+    };
+    if (key && key[1] === "addresses") {
+      if (key[2]!.trim()) for (const v of key[2]!.split(",")) add(v);
+      else listIndent = lead;
+      continue;
+    }
+    const item = /^\s*-\s*(.+)$/.exec(line);
+    if (item && listIndent !== -1 && lead > listIndent) add(item[1]!);
+    else if (key) listIndent = -1;
+  }
+  return out;
 }

@@ -10,6 +10,7 @@ import { diskDevice, nicDevice, rootPortDevices } from "./devices";
 import { ovmfFirmware, type OvmfFirmware } from "./ovmf";
 import { macEvidence } from "./pcap";
 import { ppmToPng } from "./png";
+import { freePort, knock, staticNet } from "./static-probe";
 import { VGA_TEXT_ADDRESS, VGA_TEXT_BYTES, vgaTextLines } from "./vga-text";
 
 /**
@@ -42,6 +43,8 @@ export interface BootNic {
   model: string;
   mac: string | null;
   pciBus: number;
+  /** A static IPv4 address the guest configures on this NIC (`192.168.50.10/24`): the check asks for it (see static-probe.ts). */
+  staticAddress?: string | null;
 }
 
 export interface BootCheckOptions {
@@ -111,7 +114,7 @@ const opt = (value: string) => value.replace(/,/g, ",,");
 /** The MAC qemu gives the i-th NIC without one; the check names it so its packets can be told apart. */
 export const defaultMac = (i: number) => `52:54:00:12:34:${(0x56 + i).toString(16).padStart(2, "0")}`;
 
-export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSocket: string, pcapDir: string, varsCopy: string | null, fw: OvmfFirmware | null = null): string[] {
+export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSocket: string, pcapDir: string, varsCopy: string | null, fw: OvmfFirmware | null = null, probePorts: Array<number | null> = []): string[] {
   const firmware = o.firmware === "uefi" ? (fw ?? ovmfFirmware(o.secureBoot ?? false)) : null;
   const machine = ["q35", ...(firmware?.machineOptions ?? []), `accel=${accel}`].join(",");
   const args = ["-machine", machine, "-cpu", accel === "kvm" ? "host" : "max", "-m", String(Math.min(Math.max(o.memoryMiB, 512), 2048)), "-smp", String(Math.min(Math.max(o.vcpus, 1), 2))];
@@ -127,7 +130,10 @@ export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSock
     args.push("-device", diskDevice(d, `disk${i}`, d.bus === "virtio" ? 0 : sata++, i === 0));
   });
   o.nics.forEach((n, i) => {
-    args.push("-netdev", `user,id=net${i},restrict=on`, "-device", nicDevice({ ...n, mac: n.mac ?? defaultMac(i) }, `net${i}`, n.pciBus));
+    const probe = n.staticAddress ? staticNet(n.staticAddress) : null;
+    const port = probePorts[i];
+    const subnet = probe && port ? `,${probe.netdev},hostfwd=tcp:127.0.0.1:${port}-${probe.address}:22` : "";
+    args.push("-netdev", `user,id=net${i},restrict=on${subnet}`, "-device", nicDevice({ ...n, mac: n.mac ?? defaultMac(i) }, `net${i}`, n.pciBus));
     args.push("-object", `filter-dump,id=dump${i},netdev=net${i},file=${opt(join(pcapDir, `nic${i}.pcap`))}`);
   });
   return args;
@@ -234,7 +240,8 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       }
       copyFileSync(source, varsCopy);
     }
-    const args = bootCheckArgs(o, accel.kind, qmpSocket, work, varsCopy, fw);
+    const probePorts = await Promise.all(o.nics.map((n) => (n.staticAddress && staticNet(n.staticAddress) ? freePort() : Promise.resolve(null))));
+    const args = bootCheckArgs(o, accel.kind, qmpSocket, work, varsCopy, fw, probePorts);
     writeFileSync(o.consoleLog, ""); // an earlier run's console must not be judged as this one's
     const started = performance.now();
     o.log?.(`booting the converted guest under qemu (${accel.kind === "kvm" ? "KVM" : "TCG, software emulation"}; at most ${Math.round(timeoutMs / 1000)} s): qemu-system-x86_64 ${args.join(" ")}`);
@@ -297,6 +304,11 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       }
     }
     let screenshot = false;
+    // Booted: ask each static NIC for its address (qemu ARPs for it), so the capture shows who answers.
+    if (!exited && verdict.state === "booted" && probePorts.some((p) => p !== null)) {
+      await Promise.all(probePorts.map((p) => (p ? knock(p) : Promise.resolve())));
+      await new Promise((r) => setTimeout(r, 500));
+    }
     if (!exited) {
       try {
         const ppm = join(work, "screen.ppm");

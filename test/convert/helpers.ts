@@ -43,3 +43,24 @@ export async function run(vmx: string, options: Partial<PlanOptions> & { outputD
 export function validateXml(path: string): void {
   execFileSync("virt-xml-validate", [path, "domain"], { stdio: "pipe" });
 }
+
+type Ev<T extends PipelineEvent["type"]> = Extract<PipelineEvent, { type: T }>;
+
+/** The first event of a type, or a failure naming what the run did instead. */
+export function eventOf<T extends PipelineEvent["type"]>(r: Run, type: T): Ev<T> {
+  const e = r.events.find((x): x is Ev<T> => x.type === type);
+  if (!e) throw new Error(`no ${type} event; the run ${r.error ? `failed in "${r.failedStage}": ${r.error.message}` : "succeeded without it"}`);
+  return e;
+}
+
+/** The MACs the VMX gives its NICs, in order (`ethernetN.generatedAddress`). */
+export function vmxMacs(vmxText: string): string[] {
+  return [...vmxText.matchAll(/^ethernet(\d+)\.(?:generatedAddress|address) = "([0-9a-f:]{17})"$/gim)].sort((a, b) => Number(a[1]) - Number(b[1])).map((m) => m[2]!.toLowerCase());
+}
+
+/** The guest's own report of its NICs on the serial console (ferry-nic-report in the test guests). */
+export function nicReport(console: string): Record<string, { mac: string; addr: string } | "absent"> {
+  const out: Record<string, { mac: string; addr: string } | "absent"> = {};
+  for (const m of console.matchAll(/ferry-nic: (\S+) (?:mac=(\S+) addr=(\S+)|absent)/g)) out[m[1]!] = m[2] ? { mac: m[2], addr: m[3]! } : "absent";
+  return out;
+}

@@ -18,7 +18,8 @@ export const checkBoot: Stage = {
     const names = bootCheckFiles(plan);
     const r = await bootCheck({
       disks: plan.disks.map((d, i) => ({ path: output!.stagedDisks[i]!, format: plan.format, bus: d.bus, pciBus: layout.diskBus[i] ?? null })),
-      nics: plan.nics.map((nic, i) => ({ model: nic.model, mac: nic.mac, pciBus: layout.nicBus[i]! })),
+      // A static address found in the guest's configuration is asked for on its NIC.
+      nics: plan.nics.map((nic, i) => ({ model: nic.model, mac: nic.mac, pciBus: layout.nicBus[i]!, staticAddress: conversion?.family === "linux" ? (conversion.nics.find((x) => x.sourceId === nic.sourceId)?.addresses[0] ?? null) : null })),
       rootPorts: layout.rootPorts,
       firmware: plan.firmware,
       // UEFI guests boot with the variables Ferry ships (their own boot entry) and nothing else.

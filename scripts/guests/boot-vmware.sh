@@ -3,7 +3,9 @@
 # prove the guest itself is good before any conversion: the VMX's pvscsi and
 # NICs (vmxnet3, e1000e) each behind a PCIe root port whose slot number is the
 # VMX's pciSlotNumber (so the guest names them ens160/ens192/ens224/ens256 as
-# on ESXi), BIOS or OVMF as the VMX says. The disk is opened with snapshot=on.
+# on ESXi; native PCIe hotplug, so Linux sees the slot numbers), BIOS or OVMF
+# as the VMX says (UEFI: the disk on SATA, see below). The disk is opened
+# with snapshot=on.
 # Waits for a login prompt on the serial console; prints the console log path,
 # the seconds it took and the ferry-nic lines.
 #
@@ -54,9 +56,16 @@ port() { # $1 slot → a root port with that physical slot number
   chassis=$((chassis + 1))
   args+=(-device "pcie-root-port,id=rp$1,bus=pcie.0,chassis=$chassis,slot=$1,addr=0x$(printf %x $((chassis + 1)))")
 }
-port "$(val scsi0.pciSlotNumber)"
-args+=(-device "$(val scsi0.virtualDev),id=scsi0,bus=rp$(val scsi0.pciSlotNumber)")
-args+=(-drive "file=$disk,format=$fmt,if=none,id=d0,snapshot=on,cache=unsafe" -device "scsi-hd,drive=d0,bus=scsi0.0,bootindex=1")
+args+=(-drive "file=$disk,format=$fmt,if=none,id=d0,snapshot=on,cache=unsafe")
+if [ "$(val firmware)" = efi ] || [ "$sb" = 1 ]; then
+  # Debian's OVMF has no PVSCSI driver (VMware's firmware has): the firmware
+  # could not read the disk, so UEFI guests get it on q35's AHCI (SATA) port.
+  echo "note: UEFI: the disk is on SATA, not pvscsi (Debian's OVMF cannot read pvscsi)" >&2
+  args+=(-device "ide-hd,drive=d0,bus=ide.0,bootindex=1")
+else
+  port "$(val scsi0.pciSlotNumber)"
+  args+=(-device "$(val scsi0.virtualDev),id=scsi0,bus=rp$(val scsi0.pciSlotNumber)" -device "scsi-hd,drive=d0,bus=scsi0.0,bootindex=1")
+fi
 for i in 0 1 2 3; do
   [ "$(val "ethernet$i.present")" = TRUE ] || continue
   slot=$(val "ethernet$i.pciSlotNumber")

@@ -4,7 +4,7 @@
  * needs a kernel (LVM, XFS) with one read-only libguestfs session.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { probeAccel, libguestfsEnv } from "../../server/qemu/accel";
 
@@ -15,6 +15,18 @@ export function vmxValue(vmx: string, key: string): string | null {
     if (m && m[1]!.toLowerCase() === key.toLowerCase()) return m[2]!;
   }
   return null;
+}
+
+/** `length` bytes of a (large, sparse) image from `offset`. */
+export function readBytes(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const b = Buffer.alloc(length);
+    const n = readSync(fd, b, 0, length, offset);
+    return b.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** ethernet0..N's generated MACs, in VMX order. */

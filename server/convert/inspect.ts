@@ -105,28 +105,48 @@ async function initramfsTool(g: Appliance): Promise<GuestInspection["initramfsTo
   return null;
 }
 
-/** e2fsck -n and xfs_repair -n change nothing; other filesystems are not checked (and said so). */
-const CHECKERS: Record<string, (dev: string) => string> = {
-  ext2: (d) => `e2fsck -fn ${d}`,
-  ext3: (d) => `e2fsck -fn ${d}`,
-  ext4: (d) => `e2fsck -fn ${d}`,
-  xfs: (d) => `xfs_repair -n ${d}`,
+/**
+ * Filesystem checkers, run through libguestfs' own calls (they name devices
+ * as the API does; a shell in the appliance sees its own disk first). XFS:
+ * `xfs_repair -n`, which changes nothing. ext2/3/4: `e2fsck -f` without
+ * -p or -y: with no terminal it repairs nothing and stops at the first
+ * problem; it may replay the journal, which lands in the overlay only.
+ * Other filesystems are not checked, and the report says so.
+ */
+const CHECKERS: Record<string, (g: Appliance, dev: string) => Promise<string>> = {
+  ext2: e2fsck,
+  ext3: e2fsck,
+  ext4: e2fsck,
+  xfs: async (g, dev) => {
+    try {
+      return `ferry-rc=${await g.call<number>("xfs_repair", dev, { nomodify: true })}`;
+    } catch (e) {
+      if (!(e instanceof FerryError) || e.code !== "guestfs.call") throw e;
+      return `${e.message}\nferry-rc=${/log which needs to be replayed/.test(e.message) ? 2 : 1}`;
+    }
+  },
 };
 
-/** Device names from libguestfs (/dev/sda1, /dev/rhel/root, /dev/mapper/x): anything else never reaches a shell. */
-const DEVICE = /^\/dev\/[A-Za-z0-9/_.:+-]+$/;
+async function e2fsck(g: Appliance, dev: string): Promise<string> {
+  try {
+    await g.call("e2fsck", dev);
+    return "ferry-rc=0";
+  } catch (e) {
+    if (!(e instanceof FerryError) || e.code !== "guestfs.call") throw e;
+    return `${e.message}\nferry-rc=4`;
+  }
+}
 
 async function checkFilesystems(g: Appliance, mountpoints: Array<{ mountpoint: string; device: string }>): Promise<FsCheck[]> {
   const out: FsCheck[] = [];
   for (const m of mountpoints) {
     const type = (await g.tryCall<string>("vfs_type", m.device)) ?? "unknown";
     const checker = CHECKERS[type];
-    if (!checker || !DEVICE.test(m.device)) {
+    if (!checker) {
       out.push({ device: m.device, type, mountpoint: m.mountpoint, result: "not-checked", detail: `no read-only checker for ${type}` });
       continue;
     }
-    const text = await g.call<string>("debug", "sh", [`${checker(m.device)} 2>&1; echo "ferry-rc=$?"`]);
-    out.push({ device: m.device, type, mountpoint: m.mountpoint, ...judgeFsCheck(type, text) });
+    out.push({ device: m.device, type, mountpoint: m.mountpoint, ...judgeFsCheck(type, await checker(g, m.device)) });
   }
   return out;
 }
@@ -142,11 +162,11 @@ export function judgeFsCheck(type: string, output: string): Pick<FsCheck, "resul
     return { result: "damaged", detail: `xfs_repair -n exit ${rc}: ${lines.filter((l) => !/^(Phase|-)/.test(l)).slice(-3).join("; ") || lines.slice(-2).join("; ")}` };
   }
   // e2fsck: 0 clean, 1/2 would correct, 4 errors left uncorrected (with -n: found), 8+ operational error.
-  if (rc === 0) return { result: "clean", detail: "e2fsck -n: clean" };
+  if (rc === 0) return { result: "clean", detail: "e2fsck -f: clean" };
   if (/needs_recovery|skipping journal recovery/i.test(output) && rc === 4 && !/\b(Inode|Block bitmap|Entry|Free blocks count wrong|Illegal)\b/.test(output)) {
     return { result: "dirty-log", detail: "the journal holds changes not yet written (the guest was not shut down cleanly); mounting replays it" };
   }
-  return { result: "damaged", detail: `e2fsck -n exit ${rc}: ${lines.filter((l) => !/^(Pass \d|e2fsck \d)/.test(l)).slice(0, 3).join("; ")}` };
+  return { result: "damaged", detail: `e2fsck exit ${rc}: ${lines.filter((l) => !/^(Pass \d|e2fsck \d)/.test(l)).slice(0, 3).join("; ")}` };
 }
 
 function refuseDamaged(checks: FsCheck[]): void {

@@ -20,7 +20,14 @@ const root = mkdtempSync(join(tmpdir(), "ferry-refusals-"));
 let noKernel: string;
 let rootFull: string;
 let noOs: string;
+let damaged: string;
 beforeAll(() => {
+  // A wrong link count on /etc/hostname: it still mounts, and e2fsck -f finds it (Pass 4).
+  damaged = makeLinuxGuest(root, "damaged", {
+    files: DEBIAN_SKELETON,
+    sizeMiB: 200,
+    damage: (raw) => spawnSync("debugfs", ["-w", "-R", "sif /etc/hostname links_count 7", `${raw}?offset=1048576`]),
+  });
   noKernel = makeLinuxGuest(root, "nokernel", { files: DEBIAN_SKELETON, sizeMiB: 200 });
   rootFull = makeLinuxGuest(root, "rootfull", { files: DEBIAN_SKELETON, sizeMiB: 160, fillMiB: 100 });
   noOs = makeLinuxGuest(root, "dataonly", { files: { "backups/README": "only data here\n" }, sizeMiB: 32 });
@@ -44,6 +51,15 @@ describe("refusals", () => {
     expect(r.error.code).toBe("convert.no-os");
     expect(r.error.message).toBe("no operating system was found on the guest's disks");
     expect(r.error.hint).toMatch(/--copy-only/);
+  }, 10 * 60_000);
+
+  it("a damaged filesystem: at inspection, before anything is mounted for writing, naming it and the fix", async () => {
+    const r = await refused(damaged);
+    expect(r.failedStage).toBe("Inspecting the overlay");
+    expect(r.error.code).toBe("convert.fs-damaged");
+    expect(r.error.message).toMatch(/^the guest's \/ filesystem \(\/dev\/sda1, ext4\) is damaged: e2fsck exit 4: /);
+    expect(r.error.hint).toMatch(/^nothing was written; repair it inside the guest on VMware/);
+    expect(r.events.some((e) => e.type === "conversion")).toBe(false);
   }, 10 * 60_000);
 
   it("a guest whose root is full: at the free-space check, naming the filesystem", async () => {

@@ -9,14 +9,19 @@
 # Waits for a login prompt on the serial console; prints the console log path,
 # the seconds it took and the ferry-nic lines.
 #
-#   scripts/guests/boot-vmware.sh GUEST.vmx [--disk FILE] [--vars FILE] [--secure-boot] [--timeout S] [--log FILE]
+#   scripts/guests/boot-vmware.sh GUEST.vmx [--disk FILE] [--vars FILE] [--secure-boot] [--timeout S] [--log FILE] [--nic-model M]
+#
+# --nic-model gives every NIC model M (e.g. e1000e) in the VMX's slots, so the
+# guest still names them ens192/ens224/ens256: under TCG on a loaded host,
+# vmxnet3's open can stall the guest for minutes (soft lockups while it
+# allocates its receive rings), long enough for ferry-nic-report to time out.
 #
 # --disk boots another image in place of the VMX's disk (e.g. a copy with an
 # \EFI\BOOT fallback added); --vars uses a given OVMF variable store (copied).
 set -euo pipefail
 vmx=$1
 shift
-disk="" vars="" sb=0 timeout=900 log=""
+disk="" vars="" sb=0 timeout=900 log="" nic_model=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --disk) disk=$2; shift 2 ;;
@@ -24,6 +29,7 @@ while [ $# -gt 0 ]; do
     --secure-boot) sb=1; shift ;;
     --timeout) timeout=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
+    --nic-model) nic_model=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -70,7 +76,7 @@ for i in 0 1 2 3; do
   [ "$(val "ethernet$i.present")" = TRUE ] || continue
   slot=$(val "ethernet$i.pciSlotNumber")
   port "$slot"
-  args+=(-netdev "user,id=n$i,restrict=on" -device "$(val "ethernet$i.virtualDev"),netdev=n$i,mac=$(val "ethernet$i.generatedAddress"),bus=rp$slot")
+  args+=(-netdev "user,id=n$i,restrict=on" -device "${nic_model:-$(val "ethernet$i.virtualDev")},netdev=n$i,mac=$(val "ethernet$i.generatedAddress"),bus=rp$slot")
 done
 echo "qemu-system-x86_64 -machine $machine ${args[*]}" >&2
 start=$SECONDS

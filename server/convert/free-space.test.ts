@@ -31,5 +31,6 @@ describe("judgeFsCheck", () => {
     expect(judgeFsCheck("xfs", "ERROR: The filesystem has valuable metadata changes in a log which needs to be replayed.\nferry-rc=2").result).toBe("dirty-log");
     expect(judgeFsCheck("xfs", "Phase 1 - find and verify superblock...\nbad magic number 0x0 on inode 128\nferry-rc=1")).toMatchObject({ result: "damaged", detail: expect.stringContaining("bad magic number") });
     expect(judgeFsCheck("ext4", "no marker").result).toBe("damaged");
+    expect(judgeFsCheck("ext4", "no UUID to name /dev/sda1 by\nferry-rc=unchecked")).toEqual({ result: "not-checked", detail: "no UUID to name /dev/sda1 by" });
   });
 });

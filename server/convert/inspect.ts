@@ -106,12 +106,9 @@ async function initramfsTool(g: Appliance): Promise<GuestInspection["initramfsTo
 }
 
 /**
- * Filesystem checkers, run through libguestfs' own calls (they name devices
- * as the API does; a shell in the appliance sees its own disk first). XFS:
- * `xfs_repair -n`, which changes nothing. ext2/3/4: `e2fsck -f` without
- * -p or -y: with no terminal it repairs nothing and stops at the first
- * problem; it may replay the journal, which lands in the overlay only.
- * Other filesystems are not checked, and the report says so.
+ * Read-only filesystem checkers, each run before anything is mounted:
+ * `xfs_repair -n` through libguestfs' call, `e2fsck -fn`. Other filesystems
+ * are not checked, and the report says so.
  */
 const CHECKERS: Record<string, (g: Appliance, dev: string) => Promise<string>> = {
   ext2: e2fsck,
@@ -127,14 +124,15 @@ const CHECKERS: Record<string, (g: Appliance, dev: string) => Promise<string>> =
   },
 };
 
+/**
+ * e2fsck -fn (read-only) in the appliance's shell. The shell names devices
+ * as the appliance's kernel does (its own disk may be sda, the guest's sdb),
+ * so the filesystem is named by its UUID, which e2fsck resolves itself.
+ */
 async function e2fsck(g: Appliance, dev: string): Promise<string> {
-  try {
-    await g.call("e2fsck", dev);
-    return "ferry-rc=0";
-  } catch (e) {
-    if (!(e instanceof FerryError) || e.code !== "guestfs.call") throw e;
-    return `${e.message}\nferry-rc=4`;
-  }
+  const uuid = (await g.tryCall<string>("vfs_uuid", dev)) ?? "";
+  if (!/^[0-9a-fA-F-]{8,36}$/.test(uuid)) return `no UUID to name ${dev} by\nferry-rc=unchecked`;
+  return g.call<string>("debug", "sh", [`e2fsck -fn UUID=${uuid} 2>&1; echo "ferry-rc=$?"`]);
 }
 
 async function checkFilesystems(g: Appliance, mountpoints: Array<{ mountpoint: string; device: string }>): Promise<FsCheck[]> {
@@ -153,6 +151,7 @@ async function checkFilesystems(g: Appliance, mountpoints: Array<{ mountpoint: s
 
 /** Read a checker's output and exit code (pure, so each verdict is tested). */
 export function judgeFsCheck(type: string, output: string): Pick<FsCheck, "result" | "detail"> {
+  if (/ferry-rc=unchecked\s*$/.test(output)) return { result: "not-checked", detail: output.replace(/\nferry-rc=unchecked\s*$/, "") };
   const rc = Number(/ferry-rc=(\d+)\s*$/.exec(output)?.[1] ?? "-1");
   const lines = output.replace(/ferry-rc=\d+\s*$/, "").split("\n").map((l) => l.trim()).filter(Boolean);
   if (type === "xfs") {
@@ -162,11 +161,11 @@ export function judgeFsCheck(type: string, output: string): Pick<FsCheck, "resul
     return { result: "damaged", detail: `xfs_repair -n exit ${rc}: ${lines.filter((l) => !/^(Phase|-)/.test(l)).slice(-3).join("; ") || lines.slice(-2).join("; ")}` };
   }
   // e2fsck: 0 clean, 1/2 would correct, 4 errors left uncorrected (with -n: found), 8+ operational error.
-  if (rc === 0) return { result: "clean", detail: "e2fsck -f: clean" };
+  if (rc === 0) return { result: "clean", detail: "e2fsck -fn: clean" };
   if (/needs_recovery|skipping journal recovery/i.test(output) && rc === 4 && !/\b(Inode|Block bitmap|Entry|Free blocks count wrong|Illegal)\b/.test(output)) {
     return { result: "dirty-log", detail: "the journal holds changes not yet written (the guest was not shut down cleanly); mounting replays it" };
   }
-  return { result: "damaged", detail: `e2fsck exit ${rc}: ${lines.filter((l) => !/^(Pass \d|e2fsck \d)/.test(l)).slice(0, 3).join("; ")}` };
+  return { result: "damaged", detail: `e2fsck -fn exit ${rc}: ${lines.filter((l) => !/^(Pass \d|e2fsck \d)/.test(l)).slice(0, 3).join("; ")}` };
 }
 
 function refuseDamaged(checks: FsCheck[]): void {

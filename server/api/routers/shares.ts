@@ -1,22 +1,22 @@
 import { z } from "zod";
 import { browse, Listing, scanShare, ScanItem, findShare } from "../../shares";
-import { authedProcedure, openStream, router } from "../trpc";
+import { viewerProcedure, openStream, router } from "../trpc";
 
 const RelPath = z.string().max(4096);
 const ShareName = z.string().min(1).max(64);
 
 export const sharesRouter = router({
-  list: authedProcedure
+  list: viewerProcedure
     .output(z.array(z.object({ name: z.string(), path: z.string(), readOnly: z.boolean() })))
     .query(({ ctx }) => ctx.ferry.config.shares.map((s) => ({ name: s.name, path: s.path, readOnly: s.readOnly }))),
 
-  browse: authedProcedure
+  browse: viewerProcedure
     .input(z.object({ share: ShareName, relPath: RelPath.default("") }))
     .output(Listing)
     .query(({ ctx, input }) => browse(findShare(ctx.ferry.config, input.share), input.relPath)),
 
   /** Every guest below a folder, streamed as found. */
-  scan: authedProcedure
+  scan: viewerProcedure
     .input(z.object({ share: ShareName, relPath: RelPath.default("") }))
     .subscription(async function* ({ ctx, input, signal }) {
       const share = findShare(ctx.ferry.config, input.share);

@@ -8,7 +8,8 @@
 #                    builds it from the host's), qemu-system-x86 and ovmf (the boot check,
 #                    BIOS and UEFI guests),
 #                    debootstrap, fdisk, e2fsprogs, zstd (the Debian test guest builder;
-#                    zstd and xz also read guests' initramfs images)
+#                    zstd and xz also read guests' initramfs images),
+#                    openssl (the self-signed HTTPS certificate made at first start)
 #   npm packages:    npm ci, when package-lock.json changed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,7 @@ command -v sfdisk >/dev/null || missing+=(fdisk)
 command -v debugfs >/dev/null && command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v zstd >/dev/null || missing+=(zstd)
 command -v xz >/dev/null || missing+=(xz-utils)
+command -v openssl >/dev/null || missing+=(openssl)
 # npm run bench compares the conversion with Debian's virt-v2v, which needs
 # nbdkit and nbdcopy (libnbd-bin) at run time without depending on them.
 if [ "${1:-}" = "--bench" ]; then
@@ -61,7 +63,7 @@ fi
 
 if [ "${1:-}" = "--build" ]; then
   stamp=.next/BUILD_ID
-  if [ ! -f "$stamp" ] || [ -n "$(find app components server public next.config.js postcss.config.mjs package-lock.json tsconfig.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+  if [ ! -f "$stamp" ] || [ -n "$(find app components server public proxy.ts instrumentation.ts next.config.js postcss.config.mjs package-lock.json tsconfig.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
     say "building the web app (next build)"
     npx next build >/dev/null
   fi

@@ -4,11 +4,18 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useTRPC } from "./TrpcProvider";
 
-/** The admin's pages show for admins only (the server refuses the rest anyway). */
-export function AdminLinks() {
+const RANK = ["viewer", "operator", "admin"] as const;
+
+/** Whether the signed-in account has at least this role, null until known (the server checks anyway; this only hides what would be refused). */
+export function useAtLeast(role: (typeof RANK)[number]): boolean | null {
   const trpc = useTRPC();
   const me = useQuery(trpc.auth.me.queryOptions());
-  if (me.data?.role !== "admin") return null;
+  return me.data ? RANK.indexOf(me.data.role) >= RANK.indexOf(role) : null;
+}
+
+/** The admin's pages show for admins only. */
+export function AdminLinks() {
+  if (useAtLeast("admin") !== true) return null;
   return (
     <>
       <Link href="/audit" className="hover:underline">Audit</Link>

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { loadConfig } from "../shares";
 import { AuthStore, clientOf, generatePassword, hashPassword, LOGIN_LIMITS, LoginLimiter, normalizeAddress, RateLimiter, sessionTokens, TrustedProxy, trustList, verifyPassword } from ".";
 
 describe("passwords", () => {
@@ -182,6 +183,15 @@ describe("client address", () => {
     // A malformed hop stops the walk at the proxy that passed it on.
     expect(clientOf({ address: "10.0.0.1", tls: false }, h({ "x-forwarded-for": "6.6.6.6, not-an-ip" }), proxies).address).toBe("10.0.0.1");
     expect(clientOf({ address: "10.0.0.1", tls: true }, h({}), proxies)).toEqual({ address: "10.0.0.1", secure: true });
+  });
+
+  it("a configuration with a bad trusted proxy stops with the file and the field", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ferry-cfg-"));
+    writeFileSync(join(dir, "ferry.json"), JSON.stringify({ trustedProxies: ["10.0.0.1", "proxy.lan"] }));
+    expect(() => loadConfig({ FERRY_DATA_DIR: dir })).toThrow(expect.objectContaining({ code: "config.invalid", file: join(dir, "ferry.json"), message: "trustedProxies.1: an IP address or CIDR block (10.0.0.1, 10.0.0.0/8, fd00::/8)" }));
+    writeFileSync(join(dir, "ferry.json"), JSON.stringify({ trustedProxies: ["10.0.0.0/8"], tls: { cert: "c.pem", key: "k.pem" }, plainHttp: false }));
+    expect(loadConfig({ FERRY_DATA_DIR: dir })).toMatchObject({ trustedProxies: ["10.0.0.0/8"], tls: { cert: join(dir, "c.pem"), key: join(dir, "k.pem") }, plainHttp: false });
+    expect(loadConfig({ FERRY_DATA_DIR: dir, FERRY_PLAIN_HTTP: "1" }).plainHttp).toBe(true);
   });
 
   it("reads addresses and proxy entries strictly", () => {

@@ -22,7 +22,11 @@ export const sharesRouter = router({
       const share = findShare(ctx.ferry.config, input.share);
       const release = openStream(ctx.session);
       try {
-        for await (const item of scanShare(share, input.relPath, { signal })) yield ScanItem.parse(item);
+        for await (const item of scanShare(share, input.relPath, { signal })) {
+          // A session ended meanwhile (sign-out, a new password, a removed account) ends the scan too.
+          if (!ctx.ferry.auth.sessionById(ctx.session.id)) return;
+          yield ScanItem.parse(item);
+        }
       } finally {
         release();
       }

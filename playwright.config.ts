@@ -2,7 +2,10 @@ import { defineConfig } from "@playwright/test";
 
 /**
  * End-to-end tests drive Debian's Chromium (/usr/bin/chromium); nothing
- * downloads a browser. The server is the production build on its own port.
+ * downloads a browser. The server is `npm start`'s: the production build
+ * behind server/web/serve.ts, over HTTPS with the self-signed certificate it
+ * makes in its data folder (which the browser is told to accept, as an admin
+ * does once after checking the fingerprint).
  */
 const port = Number(process.env.E2E_PORT ?? 3100);
 
@@ -14,7 +17,8 @@ export default defineConfig({
   workers: 1,
   reporter: [["list"]],
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
+    baseURL: `https://127.0.0.1:${port}`,
+    ignoreHTTPSErrors: true,
     browserName: "chromium",
     headless: true,
     screenshot: "only-on-failure",
@@ -34,9 +38,10 @@ export default defineConfig({
   },
   webServer: {
     // A data folder of its own: the demo share, a bigger guest, no jobs.
-    command: `npx tsx scripts/e2e-share.ts && npx next start -p ${port} -H 127.0.0.1`,
-    env: { FERRY_DATA_DIR: "test-results/e2e-data", FERRY_CONCURRENCY: "2", FERRY_ADMIN_PASSWORD: "e2e admin password" },
-    url: `http://127.0.0.1:${port}/`,
+    command: "npx tsx scripts/e2e-share.ts && npx tsx server/web/serve.ts",
+    env: { FERRY_DATA_DIR: "test-results/e2e-data", FERRY_CONCURRENCY: "2", FERRY_ADMIN_PASSWORD: "e2e admin password", PORT: String(port), HOST: "127.0.0.1" },
+    url: `https://127.0.0.1:${port}/login`,
+    ignoreHTTPSErrors: true,
     reuseExistingServer: false,
     timeout: 180_000,
   },

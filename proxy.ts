@@ -1,4 +1,5 @@
 import { NextResponse, type NextRequest } from "next/server";
+import { sessionTokens } from "./server/auth/cookies";
 
 /**
  * Pages: signed-out visitors go to sign-in; every page gets a Content
@@ -6,8 +7,9 @@ import { NextResponse, type NextRequest } from "next/server";
  * scripts, and no other inline script runs.
  */
 export function proxy(request: NextRequest) {
-  // No session cookie: straight to sign-in (the API checks sessions itself; this only spares a detour).
-  if (!request.cookies.has("ferry_session") && request.nextUrl.pathname !== "/login") {
+  // No well-formed session cookie: straight to sign-in (the API checks sessions itself; this only spares a detour).
+  // The raw header, never a parser that decodes: another app's cookie may be any bytes.
+  if (sessionTokens(request.headers.get("cookie")).length === 0 && request.nextUrl.pathname !== "/login") {
     const login = request.nextUrl.clone();
     login.pathname = "/login";
     login.search = `?next=${encodeURIComponent(request.nextUrl.pathname + request.nextUrl.search)}`;

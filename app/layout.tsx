@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { headers } from "next/headers";
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { AdminLinks } from "@/components/Nav";
 import { SignOut } from "@/components/SignOut";
 import { TrpcProvider } from "@/components/TrpcProvider";
 import "./globals.css";
@@ -26,7 +27,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               <Link href="/import" className="hover:underline">Import</Link>
               <Link href="/jobs" className="hover:underline">Jobs</Link>
               <Link href="/inspect" className="hover:underline">Read a VMX</Link>
-              <Link href="/audit" className="hover:underline">Audit</Link>
+              <AdminLinks />
               <SignOut />
             </nav>
           </div>

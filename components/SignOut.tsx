@@ -21,7 +21,7 @@ export function SignOut() {
   if (!me.data) return null;
   return (
     <span className="flex items-center gap-2">
-      <span className="text-slate-500">{me.data.user}</span>
+      <span className="text-slate-500">{me.data.user} ({me.data.role})</span>
       <button type="button" className="underline" onClick={() => logout.mutate()}>Sign out</button>
     </span>
   );

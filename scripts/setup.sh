@@ -9,7 +9,8 @@
 #                    BIOS and UEFI guests),
 #                    debootstrap, fdisk, e2fsprogs, zstd (the Debian test guest builder;
 #                    zstd and xz also read guests' initramfs images), libguestfs-xfs,
-#                    dosfstools, mtools (the rhel-like and uefi test guests)
+#                    dosfstools, mtools (the rhel-like and uefi test guests),
+#                    openssl (the self-signed HTTPS certificate made at first start)
 #   npm packages:    npm ci, when package-lock.json changed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,7 @@ command -v xz >/dev/null || missing+=(xz-utils)
 dpkg-query -W -f '${Status}' libguestfs-xfs 2>/dev/null | grep -q 'ok installed' || missing+=(libguestfs-xfs)
 command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
 command -v mcopy >/dev/null || missing+=(mtools)
+command -v openssl >/dev/null || missing+=(openssl)
 # npm run bench compares the conversion with Debian's virt-v2v, which needs
 # nbdkit and nbdcopy (libnbd-bin) at run time without depending on them.
 if [ "${1:-}" = "--bench" ]; then
@@ -70,7 +72,7 @@ fi
 
 if [ "${1:-}" = "--build" ]; then
   stamp=.next/BUILD_ID
-  if [ ! -f "$stamp" ] || [ -n "$(find app components server public next.config.js postcss.config.mjs package-lock.json tsconfig.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+  if [ ! -f "$stamp" ] || [ -n "$(find app components server public proxy.ts instrumentation.ts next.config.js postcss.config.mjs package-lock.json tsconfig.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
     say "building the web app (next build)"
     npx next build >/dev/null
   fi

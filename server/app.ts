@@ -16,19 +16,26 @@ export interface Ferry {
 }
 
 /**
- * The admin account: its password comes from FERRY_ADMIN_PASSWORD, or is
- * made on first start and printed once in the server log.
+ * The first admin: `admin` with FERRY_ADMIN_PASSWORD when set (applied at
+ * every start), else, while no admin account exists, a password made now
+ * and printed once in the server log, beside the HTTPS certificate's
+ * fingerprint when the HTTPS server made one known (server/web/).
  */
 function bootstrapAdmin(auth: AuthStore): void {
   const fromEnv = process.env.FERRY_ADMIN_PASSWORD;
   if (fromEnv) {
-    auth.setPassword("admin", fromEnv);
-  } else if (!auth.hasUser("admin")) {
+    auth.ensureAdmin("admin", fromEnv);
+  } else if (auth.admins() === 0) {
     const password = generatePassword();
-    auth.setPassword("admin", password);
-    jsonLog({ msg: `first start: sign in as "admin" with the password ${password} (shown once; set FERRY_ADMIN_PASSWORD to choose it)` });
+    auth.ensureAdmin("admin", password);
+    const fingerprint = (globalThis as unknown as Record<symbol, string | undefined>)[Symbol.for("ferry.tls.fingerprint")];
+    jsonLog({ msg: `first start: sign in as "admin" with the password ${password} (shown once; set FERRY_ADMIN_PASSWORD to choose it)`, ...(fingerprint ? { certificateSha256: fingerprint } : {}) });
     // And for the person who just ran `npm start`, in plain words.
-    process.stderr.write(`\nFerry, first start: sign in as "admin" with the password\n\n    ${password}\n\nIt is shown only this once. Set FERRY_ADMIN_PASSWORD to choose your own.\n\n`);
+    process.stderr.write(
+      `\nFerry, first start: sign in as "admin" with the password\n\n    ${password}\n\nIt is shown only this once. Set FERRY_ADMIN_PASSWORD to choose your own.\n` +
+        (fingerprint ? `Your browser will warn about the self-signed certificate; accept it only if its SHA-256 fingerprint is\n\n    ${fingerprint}\n` : "") +
+        "\n",
+    );
   }
 }
 

@@ -11,6 +11,7 @@ import { consoleText } from "@/server/qemu/console";
 import { formatBytes } from "@/server/units";
 import { useTRPC } from "../TrpcProvider";
 import { Alert, Badge, btn, Card, ErrorBox } from "../ui";
+import { useAtLeast } from "../Nav";
 
 /** No bytes moved for this long while copying: shown as stalled. */
 export const STALL_MS = 30_000;
@@ -153,6 +154,7 @@ export function JobView({ id }: { id: string }) {
   }, []);
   const cancel = useMutation(trpc.jobs.cancel.mutationOptions({ onSuccess: () => qc.invalidateQueries({ queryKey: trpc.jobs.get.queryKey({ id }) }) }));
   const retry = useMutation(trpc.jobs.retry.mutationOptions({ onSuccess: (j) => router.push(`/jobs/${j.id}`) }));
+  const operator = useAtLeast("operator");
   const downloadReport = async () => {
     const report = await qc.fetchQuery(trpc.jobs.report.queryOptions({ id }));
     const url = URL.createObjectURL(new Blob([JSON.stringify(report, null, 2)], { type: "application/json" }));
@@ -204,8 +206,8 @@ export function JobView({ id }: { id: string }) {
         </div>
         <div className="flex items-center gap-2">
           <span aria-label="Job state"><JobStateBadge state={j.state} /></span>
-          {(j.state === "queued" || running) && <button type="button" className={btn} disabled={cancel.isPending} onClick={() => cancel.mutate({ id })}>Cancel</button>}
-          {["failed", "cancelled", "interrupted"].includes(j.state) && <button type="button" className={btn} disabled={retry.isPending} onClick={() => retry.mutate({ id })}>Retry</button>}
+          {operator !== false && (j.state === "queued" || running) && <button type="button" className={btn} disabled={cancel.isPending} onClick={() => cancel.mutate({ id })}>Cancel</button>}
+          {operator !== false && ["failed", "cancelled", "interrupted"].includes(j.state) && <button type="button" className={btn} disabled={retry.isPending} onClick={() => retry.mutate({ id })}>Retry</button>}
           <button type="button" className={btn} onClick={() => void downloadReport()}>Download report</button>
         </div>
       </div>

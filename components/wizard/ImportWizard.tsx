@@ -9,6 +9,7 @@ import { Alert, Badge, btn, btnPrimary, Card, ErrorBox, input, Steps, td, th } f
 import { GuestPreview } from "./GuestPreview";
 import { jobOptions, NAME_OK, type CommonOptions, type GuestChoices } from "./options";
 import { SourceStep, type SelectedGuest } from "./SourceStep";
+import { useAtLeast } from "../Nav";
 
 const STEPS = ["Source", "Preview", "Target", "Review"];
 const key = (g: SelectedGuest) => `${g.share}:${g.relPath}`;
@@ -34,6 +35,7 @@ export function ImportWizard() {
     }),
   });
   const create = useMutation(trpc.jobs.create.mutationOptions());
+  const operator = useAtLeast("operator");
 
   const blocked = (i: number) => (base[i]?.data?.vm.concerns ?? []).some((c) => c.severity === "critical") || base[i]?.isError;
   const importable = selected.filter((_, i) => base[i]?.data && !blocked(i));
@@ -211,9 +213,12 @@ export function ImportWizard() {
               Next: {STEPS[step + 1]}
             </button>
           ) : (
-            <button type="button" className={btnPrimary} disabled={importable.length === 0 || create.isPending} onClick={start}>
-              {create.isPending ? "Starting…" : `Start import of ${importable.length} guest${importable.length === 1 ? "" : "s"}`}
-            </button>
+            <span className="flex items-center gap-3">
+              {operator === false && <span className="text-sm text-slate-500">Your account is a viewer: an operator or an admin starts imports.</span>}
+              <button type="button" className={btnPrimary} disabled={operator === false || importable.length === 0 || create.isPending} onClick={start}>
+                {create.isPending ? "Starting…" : `Start import of ${importable.length} guest${importable.length === 1 ? "" : "s"}`}
+              </button>
+            </span>
           )}
         </div>
       )}

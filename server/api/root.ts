@@ -4,6 +4,7 @@ import { jobsRouter } from "./routers/jobs";
 import { sharesRouter } from "./routers/shares";
 import { systemRouter } from "./routers/system";
 import { vmRouter } from "./routers/vm";
+import { usersRouter } from "./routers/users";
 import { vmxRouter } from "./routers/vmx";
 
 export const appRouter = router({
@@ -13,5 +14,6 @@ export const appRouter = router({
   vm: vmRouter,
   jobs: jobsRouter,
   system: systemRouter,
+  users: usersRouter,
 });
 export type AppRouter = typeof appRouter;

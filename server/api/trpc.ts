@@ -1,18 +1,15 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Session } from "../auth";
+import { clientOf, peerStorage, roleAtLeast, sessionTokens, SESSION_COOKIE, trustList, type Peer, type Role, type Session } from "../auth";
 import { FerryError } from "../errors";
 import { ferry, startWorker, type Ferry } from "../app";
 
-export const SESSION_COOKIE = "ferry_session";
+export { SESSION_COOKIE };
 
-function parseCookies(header: string | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (header ?? "").split(";")) {
-    const i = part.indexOf("=");
-    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
-  }
-  return out;
+let trustCache: { entries: readonly string[]; list: ReturnType<typeof trustList> } | null = null;
+function trusted(entries: readonly string[]) {
+  if (trustCache?.entries !== entries) trustCache = { entries, list: trustList(entries) };
+  return trustCache.list;
 }
 
 export interface ContextOptions {
@@ -35,11 +32,13 @@ export function createContext(opts: ContextOptions) {
     const v = opts.req.headers[name];
     return Array.isArray(v) ? v.join(", ") : (v ?? null);
   };
-  const session: Session | null = f.auth.session(parseCookies(header("cookie"))[SESSION_COOKIE]);
-  // The last X-Forwarded-For hop is the one the server in front of us saw; earlier ones are the client's word.
-  const forwarded = header("x-forwarded-for")?.split(",").pop()?.trim() || null;
-  const address = forwarded ?? (opts.req instanceof Request ? null : (opts.req.socket?.remoteAddress ?? null));
-  const secure = header("x-forwarded-proto") === "https" || (opts.req instanceof Request && new URL(opts.req.url).protocol === "https:");
+  // Any number of cookies by that name, any garbage in them: the first live session, or none.
+  let session: Session | null = null;
+  for (const token of sessionTokens(header("cookie"))) if ((session = f.auth.session(token))) break;
+  // The socket's peer: from the Node request, or (Next.js route handlers) from the HTTPS server in front.
+  const peer: Peer | null = opts.req instanceof Request ? (peerStorage().getStore() ?? null) : { address: opts.req.socket?.remoteAddress ?? null, tls: Boolean((opts.req.socket as { encrypted?: boolean } | undefined)?.encrypted) };
+  // Forwarded headers count only from a configured trusted proxy.
+  const { address, secure } = clientOf(peer, header, trusted(f.config.trustedProxies));
   const setCookie = (value: string) => {
     if (opts.resHeaders) opts.resHeaders.append("set-cookie", value);
     else opts.res?.appendHeader("set-cookie", value);
@@ -48,7 +47,16 @@ export function createContext(opts: ContextOptions) {
 }
 export type Context = ReturnType<typeof createContext>;
 
-const t = initTRPC.context<Context>().create({
+/**
+ * Every procedure says who may call it: "public" (signing in, who am I), or
+ * the least role it needs. test/server/roles.test.ts walks the router and
+ * fails on a procedure without it.
+ */
+export interface Meta {
+  access: "public" | Role;
+}
+
+const t = initTRPC.context<Context>().meta<Meta>().create({
   sse: {
     ping: { enabled: true, intervalMs: 5_000 },
     client: { reconnectAfterInactivityMs: 15_000 },
@@ -71,18 +79,37 @@ export const router = t.router;
 /** FerryErrors thrown by the modules become BAD_REQUEST (or NOT_FOUND) with their data attached. */
 export const publicProcedure = t.procedure.use(async ({ next }) => {
   const r = await next();
-  if (!r.ok && r.error.cause instanceof FerryError) {
+  // (A refusal made with refuse() already has its code.)
+  if (!r.ok && r.error.code === "INTERNAL_SERVER_ERROR" && r.error.cause instanceof FerryError) {
     const code = /\.(unknown|missing|not-found)$/.test(r.error.cause.code) ? "NOT_FOUND" : "BAD_REQUEST";
     throw new TRPCError({ code, message: r.error.cause.message, cause: r.error.cause });
   }
   return r;
 });
 
-/** Everything but signing in needs a session. */
-export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.session) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
-  return next({ ctx: { ...ctx, session: ctx.session } });
-});
+/** A refusal with its tRPC code, and a FerryError (code, message, hint) for the browser. */
+export function refuse(code: TRPCError["code"], ferryCode: string, message: string, hint: string): TRPCError {
+  return new TRPCError({ code, message, cause: new FerryError({ code: ferryCode, message, file: null, hint }) });
+}
+
+/** Signing in and "who am I": no session needed. */
+export const openProcedure = publicProcedure.meta({ access: "public" });
+
+/** A procedure for a role and those above it; the session and the role are checked on the server, before the input is even read. */
+function forRole(role: Role) {
+  return publicProcedure.meta({ access: role }).use(({ ctx, next }) => {
+    if (!ctx.session) throw refuse("UNAUTHORIZED", "auth.signed-out", "sign in first", "your session ended or was never started; sign in again");
+    if (!roleAtLeast(ctx.session.role, role)) throw refuse("FORBIDDEN", "auth.forbidden", `this needs the ${role} role; "${ctx.session.user}" is ${ctx.session.role === "admin" ? "an" : "a"} ${ctx.session.role}`, "ask an admin to give your account a role that allows it");
+    return next({ ctx: { ...ctx, session: ctx.session } });
+  });
+}
+
+/** Reading: shares, previews, jobs, health. */
+export const viewerProcedure = forRole("viewer");
+/** Starting, cancelling and retrying conversions. */
+export const operatorProcedure = forRole("operator");
+/** Accounts, the audit log, everything. */
+export const adminProcedure = forRole("admin");
 
 /** At most this many live streams (SSE) per session. */
 export const MAX_STREAMS_PER_SESSION = 5;

@@ -1,4 +1,6 @@
-/** Sign-in: users with scrypt hashes, sessions in HttpOnly cookies, the audit log. */
-export { AuthStore, AuditEntry, SESSION_MS, type Session } from "./auth-store";
+/** Sign-in: users with scrypt hashes, sessions in HttpOnly cookies, the audit log, who is asking. */
+export { AuthStore, AuditEntry, Role, roleAtLeast, SESSION_MS, User, UserName, type Session } from "./auth-store";
 export { hashPassword, verifyPassword, generatePassword } from "./password";
-export { RateLimiter } from "./rate-limit";
+export { RateLimiter, LoginLimiter, LOGIN_LIMITS, type LoginLimits, type LoginVerdict } from "./rate-limit";
+export { clientOf, normalizeAddress, peerStorage, trustList, TrustedProxy, type Client, type Peer } from "./client-address";
+export { sessionTokens, SESSION_COOKIE } from "./cookies";

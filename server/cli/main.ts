@@ -9,6 +9,7 @@ import { printSource } from "../vmx";
 import { humanPrinter, jsonPrinter } from "./printer";
 import { dirname } from "node:path";
 import { formatDisk, formatSummary } from "./summary";
+import { USER_USAGE, userCommand, UserUsageError } from "./users";
 
 /**
  * `ferry`: the command line. Speaks virt-v2v's dialect
@@ -41,12 +42,14 @@ const USAGE = `usage:
     -v, --verbose            print log lines
   ferry check [--json]                   qemu-img's version and block drivers
   ferry worker                           run queued jobs (the web server runs one too, unless FERRY_NO_WORKER=1)
-  ferry --help | --version
+${USER_USAGE}  ferry --help | --version
 `;
 
 export interface CliIo {
   out: (s: string) => void;
   err: (s: string) => void;
+  /** All of standard input (`ferry user add --password-stdin`). */
+  stdin?: () => Promise<string>;
 }
 
 class UsageError extends Error {}
@@ -55,7 +58,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   try {
     return await dispatch(argv, io);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof UserUsageError) {
       io.err(`ferry: error: ${e.message}\n${USAGE}`);
       return 1;
     }
@@ -81,6 +84,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === "disk") return disk(argv.slice(1), io);
   if (argv[0] === "check") return check(argv.slice(1), io);
   if (argv[0] === "worker") return worker(argv.slice(1), io);
+  if (argv[0] === "user") return userCommand(argv.slice(1), io);
   return v2v(argv, io);
 }
 
@@ -272,6 +276,11 @@ if (isMain) {
   void run(process.argv.slice(2), {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
+    stdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    },
   }).then((code) => {
     process.exitCode = code;
   });

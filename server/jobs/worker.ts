@@ -17,7 +17,8 @@ import type { JobStore } from "./store";
  */
 export interface WorkerOptions {
   store: JobStore;
-  config: FerryConfig;
+  /** The parts of the configuration the worker reads (not the web server's settings). */
+  config: Pick<FerryConfig, "dataDir" | "shares" | "outputs" | "concurrency" | "perShareLimit">;
   /** One structured line per event, with the job id. */
   log?: (line: Record<string, unknown>) => void;
   pollMs?: number;

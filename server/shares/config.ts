@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { FerryError } from "../errors";
+import { TrustedProxy } from "../auth/client-address";
 
 /**
  * The admin's configuration: NAS shares (any mounted folder), output
@@ -35,6 +36,12 @@ export const FerryConfig = z.object({
   concurrency: z.number().int().min(1).max(64),
   /** Jobs reading from one share at once. */
   perShareLimit: z.number().int().min(1).max(64),
+  /** Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (none by default). */
+  trustedProxies: z.array(TrustedProxy).max(256),
+  /** The HTTPS certificate and key (PEM files); null: a self-signed one kept in the data folder. */
+  tls: z.object({ cert: absolute, key: absolute }).nullable(),
+  /** Plain HTTP instead of HTTPS: only behind a TLS proxy. */
+  plainHttp: z.boolean(),
 });
 export type FerryConfig = z.infer<typeof FerryConfig>;
 
@@ -44,6 +51,9 @@ const FileConfig = z.object({
   outputs: z.array(OutputTarget).optional(),
   concurrency: z.number().int().optional(),
   perShareLimit: z.number().int().optional(),
+  trustedProxies: z.array(TrustedProxy).optional(),
+  tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+  plainHttp: z.boolean().optional(),
 }).strict();
 
 function invalid(file: string, issues: z.core.$ZodIssue[]): FerryError {
@@ -83,19 +93,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     outputs: fromFile.outputs ?? [{ name: "output", path: join(base, "output") }],
     concurrency: intFromEnv(env, "FERRY_CONCURRENCY") ?? fromFile.concurrency ?? Math.max(1, cpus().length),
     perShareLimit: intFromEnv(env, "FERRY_SHARE_LIMIT") ?? fromFile.perShareLimit ?? 2,
+    trustedProxies: fromFile.trustedProxies ?? [],
+    // Relative certificate paths are relative to the configuration file.
+    tls: fromFile.tls ? { cert: resolve(dirname(file), fromFile.tls.cert), key: resolve(dirname(file), fromFile.tls.key) } : null,
+    plainHttp: env.FERRY_PLAIN_HTTP === "1" || (fromFile.plainHttp ?? false),
   };
   const parsed = FerryConfig.safeParse(config);
   if (!parsed.success) throw invalid(existsSync(file) ? file : "(environment)", parsed.error.issues);
   return parsed.data;
 }
 
-export function findShare(config: FerryConfig, name: string): Share {
+export function findShare(config: Pick<FerryConfig, "shares">, name: string): Share {
   const s = config.shares.find((x) => x.name === name);
   if (!s) throw new FerryError({ code: "share.unknown", message: `no share named "${name}"`, file: null, hint: `configured shares: ${config.shares.map((x) => x.name).join(", ") || "none"}` });
   return s;
 }
 
-export function findOutput(config: FerryConfig, name: string | undefined): OutputTarget {
+export function findOutput(config: Pick<FerryConfig, "outputs">, name: string | undefined): OutputTarget {
   const o = name === undefined ? config.outputs[0] : config.outputs.find((x) => x.name === name);
   if (!o) throw new FerryError({ code: "output.unknown", message: `no output folder named "${name}"`, file: null, hint: `configured output folders: ${config.outputs.map((x) => x.name).join(", ")}` });
   return o;

@@ -185,7 +185,7 @@ describe("API", () => {
     const tabB = makeClient(b);
     await tabA.auth.login.mutate({ user: "admin", password: PASSWORD });
     await tabB.auth.login.mutate({ user: "admin", password: PASSWORD });
-    expect(await tabB.auth.me.query()).toEqual({ user: "admin" });
+    expect(await tabB.auth.me.query()).toEqual({ user: "admin", role: "admin" });
     expect((await tabA.auth.logout.mutate()).ended).toBeGreaterThanOrEqual(3);
     expect((await tabB.shares.list.query().catch((x) => x)).data.code).toBe("UNAUTHORIZED");
     // The other tab's live view is refused too, as is a made-up session.
@@ -197,25 +197,64 @@ describe("API", () => {
     expect((await forged.jobs.list.query().catch((x) => x)).data.code).toBe("UNAUTHORIZED");
     expect((await client.shares.list.query().catch((x) => x)).data.code).toBe("UNAUTHORIZED");
     await client.auth.login.mutate({ user: "admin", password: PASSWORD });
-    expect(await client.auth.me.query()).toEqual({ user: "admin" });
+    expect(await client.auth.me.query()).toEqual({ user: "admin", role: "admin" });
   });
 
-  it("limits sign-in attempts to 5 failures a minute per address and user", async () => {
-    const tab = { cookie: "" };
-    const other = makeClient(tab);
-    for (let i = 0; i < 5; i++) {
-      const e = await other.auth.login.mutate({ user: "admin", password: `guess ${i}` }).catch((x) => x);
-      expect(e.data.code).toBe("UNAUTHORIZED");
+  it("treats malformed, huge, repeated and foreign cookies as signed out (never a 500), and signs in with them present", async () => {
+    const garbage = [
+      "ferry_session=%E0%A4%A",
+      "ferry_session=%",
+      "theme=%zz%; other_app_session=%E0%A4%A",
+      `ferry_session=${"x".repeat(12_000)}`,
+      `ferry_session=AAAA; ferry_session=%ff; ferry_session=${"B".repeat(43)}`,
+      `${"c=%; ".repeat(1500)}ferry_session=\u00e9`,
+    ];
+    for (const cookie of garbage) {
+      const res = await fetch(`${url}/shares.list`, { headers: { cookie } });
+      expect(res.status, cookie.slice(0, 60)).toBe(401);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe("sign in first");
+      // Sign-in works with the cookie still there, and the new session with it.
+      const login = await fetch(`${url}/auth.login`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ user: "admin", password: PASSWORD }) });
+      expect(login.status, cookie.slice(0, 60)).toBe(200);
+      const token = /^ferry_session=([^;]+)/.exec(login.headers.get("set-cookie")!)![1]!;
+      const after = await fetch(`${url}/shares.list`, { headers: { cookie: `${cookie}; ferry_session=${token}` } });
+      expect(after.status, cookie.slice(0, 60)).toBe(200);
     }
-    const sixth = await other.auth.login.mutate({ user: "admin", password: PASSWORD }).catch((x) => x);
+    // Over Node's header limit: refused by Node itself with 431, not by Ferry with a 500.
+    expect((await fetch(`${url}/shares.list`, { headers: { cookie: `a=${"x".repeat(20_000)}` } })).status).toBe(431);
+  });
+
+  it("sets the session cookie HttpOnly and SameSite=Strict, Secure only over TLS (an invented X-Forwarded-Proto changes nothing)", async () => {
+    const res = await fetch(`${url}/auth.login`, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-proto": "https" }, body: JSON.stringify({ user: "admin", password: PASSWORD }) });
+    const set = res.headers.get("set-cookie")!;
+    expect(set).toMatch(/^ferry_session=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
+  });
+
+  it("limits sign-in attempts to 5 failures a minute per address and user, whatever X-Forwarded-For the client invents", async () => {
+    // A new made-up X-Forwarded-For on every try: the address is still the socket's (no trusted proxy is configured).
+    const forged = (i: number) => makeClient({ cookie: "" }, { "x-forwarded-for": `203.0.113.${i}`, "x-forwarded-proto": "https" });
+    for (let i = 0; i < 5; i++) {
+      const e = await forged(i).auth.login.mutate({ user: "admin", password: `guess ${i}` }).catch((x) => x);
+      expect(e.data.code).toBe("UNAUTHORIZED");
+      expect(e.data.ferry).toMatchObject({ code: "auth.wrong-password", hint: expect.any(String) });
+    }
+    const sixth = await forged(5).auth.login.mutate({ user: "admin", password: "guess 5" }).catch((x) => x);
     expect(sixth.data.code).toBe("TOO_MANY_REQUESTS");
+    // And the right password, from yet another invented address: refused until the window passes.
+    const right = await forged(6).auth.login.mutate({ user: "admin", password: PASSWORD }).catch((x) => x);
+    expect(right.data.code).toBe("TOO_MANY_REQUESTS");
+    expect(right.message).toMatch(/^too many sign-in attempts; try again in \d+ s$/);
+    expect(right.data.ferry).toMatchObject({ code: "auth.throttled", hint: expect.stringContaining("5 tries a minute") });
     // Another user name from the same address is counted apart.
-    const else_ = await other.auth.login.mutate({ user: "nobody", password: "x" }).catch((x) => x);
+    const else_ = await forged(7).auth.login.mutate({ user: "nobody", password: "x" }).catch((x) => x);
     expect(else_.data.code).toBe("UNAUTHORIZED");
     const log = await client.auth.audit.query();
-    expect(log.filter((l) => l.action === "auth.login.failed").length).toBeGreaterThanOrEqual(5);
-    expect(log.some((l) => l.action === "auth.login.throttled")).toBe(true);
-    expect(log.some((l) => l.action === "jobs.create" && (l.detail as { relPath?: string }).relPath === "prod/api02/api02.vmx")).toBe(true);
+    const attempts = log.filter((l) => l.action.startsWith("auth.login.") && l.user === "admin");
+    expect(attempts.filter((l) => l.action === "auth.login.failed").length).toBeGreaterThanOrEqual(5);
+    expect(attempts.some((l) => l.action === "auth.login.throttled")).toBe(true);
+    // The audit log has the real address, never the client's claim.
+    expect(new Set(log.map((l) => l.address))).toEqual(new Set(["127.0.0.1"]));
+    expect(log.some((l) => l.action === "jobs.create" && l.user === "admin" && (l.detail as { relPath?: string }).relPath === "prod/api02/api02.vmx")).toBe(true);
   });
 
   it("allows at most 5 live streams per session", async () => {

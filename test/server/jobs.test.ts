@@ -17,7 +17,7 @@ const shareB = join(root, "nas-b");
 const out = join(root, "out");
 let small: string, bigA: string, bigA2: string, smallB: string;
 
-const config = (over: Partial<FerryConfig> = {}): FerryConfig => ({
+const config = (over: Partial<FerryConfig> = {}) => ({
   dataDir: join(root, "data"),
   shares: [
     { name: "a", path: shareA, readOnly: true, datastores: [] },

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { Job, JobOptions, JobState, jobBus } from "../../jobs";
 import { PipelineEvent } from "../../pipeline/events";
 import { findOutput, findShare, resolveInShare } from "../../shares";
-import { authedProcedure, openStream, router } from "../trpc";
+import { openStream, operatorProcedure, router, viewerProcedure } from "../trpc";
 
 const Id = z.string().uuid();
 
@@ -16,7 +16,7 @@ function mustGet(store: { get(id: string): Job | null }, id: string): Job {
 
 export const jobsRouter = router({
   /** Queue one job per guest, all with the same options. */
-  create: authedProcedure
+  create: operatorProcedure
     .input(z.object({ guests: z.array(z.object({ share: z.string().min(1).max(64), relPath: z.string().min(1).max(4096) })).min(1).max(200), options: JobOptions }))
     .output(z.object({ jobs: z.array(Job) }))
     .mutation(({ ctx, input }) => {
@@ -37,18 +37,18 @@ export const jobsRouter = router({
       return { jobs };
     }),
 
-  list: authedProcedure
+  list: viewerProcedure
     .input(z.object({ states: z.array(JobState).optional(), share: z.string().max(64).optional(), limit: z.number().int().min(1).max(1000).optional() }).default({}))
     .output(z.array(Job))
     .query(({ ctx, input }) => ctx.ferry.store.list(input)),
 
-  get: authedProcedure
+  get: viewerProcedure
     .input(z.object({ id: Id }))
     .output(Job)
     .query(({ ctx, input }) => mustGet(ctx.ferry.store, input.id)),
 
   /** Everything about one job in one document: the job, its options and outputs, every event. */
-  report: authedProcedure
+  report: viewerProcedure
     .input(z.object({ id: Id }))
     .output(z.object({ generatedAt: z.string(), job: Job, events: z.array(z.object({ seq: z.number(), event: PipelineEvent })) }))
     .query(({ ctx, input }) => {
@@ -60,7 +60,7 @@ export const jobsRouter = router({
    * The boot check's evidence for the job page: the end of the console log
    * and the screenshot, read from the files the job wrote (only those).
    */
-  bootEvidence: authedProcedure
+  bootEvidence: viewerProcedure
     .input(z.object({ id: Id }))
     .output(z.object({ console: z.string().nullable(), screenshot: z.string().nullable() }))
     .query(({ ctx, input }) => {
@@ -78,7 +78,7 @@ export const jobsRouter = router({
       return { console: read("console"), screenshot: read("screenshot") };
     }),
 
-  cancel: authedProcedure
+  cancel: operatorProcedure
     .input(z.object({ id: Id }))
     .output(Job)
     .mutation(({ ctx, input }) => {
@@ -89,7 +89,7 @@ export const jobsRouter = router({
     }),
 
   /** A new job with the same guest and options as a failed, cancelled or interrupted one. */
-  retry: authedProcedure
+  retry: operatorProcedure
     .input(z.object({ id: Id }))
     .output(Job)
     .mutation(({ ctx, input }) => {
@@ -109,7 +109,7 @@ export const jobsRouter = router({
    * reconnecting client sends the last id it saw and gets what followed,
    * without gaps or duplicates. Ends after the job's last event.
    */
-  events: authedProcedure
+  events: viewerProcedure
     .input(z.object({ id: Id, lastEventId: z.string().regex(/^\d{1,12}$/).nullish() }))
     .subscription(async function* ({ ctx, input, signal }) {
       const { store, auth } = ctx.ferry;

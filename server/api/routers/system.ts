@@ -4,7 +4,7 @@ import { freeBytesOrNull as free } from "../../host-fs";
 import { z } from "zod";
 import { qemuImgSelfCheck } from "../../qemu";
 import { probeAccel } from "../../qemu/accel";
-import { authedProcedure, router } from "../trpc";
+import { viewerProcedure, router } from "../trpc";
 
 function guestfishVersion(): string | null {
   try {
@@ -15,7 +15,7 @@ function guestfishVersion(): string | null {
 }
 
 export const systemRouter = router({
-  health: authedProcedure
+  health: viewerProcedure
     .output(
       z.object({
         qemuImg: z.object({ ok: z.boolean(), version: z.string().nullable(), formats: z.array(z.string()), error: z.string().nullable() }),

@@ -8,7 +8,7 @@ import { freeBytesOrNull } from "../../host-fs";
 import { join } from "node:path";
 import { readVmxBytes } from "../../input/vmx-file";
 import { jsonMetadata, libvirtXml, qemuScript } from "../../output";
-import { authedProcedure, router } from "../trpc";
+import { viewerProcedure, router } from "../trpc";
 
 function decodeLines(bytes: Uint8Array, charset: string): string[] {
   let text: string;
@@ -22,7 +22,7 @@ function decodeLines(bytes: Uint8Array, charset: string): string[] {
 
 export const vmRouter = router({
   /** The guest as found (SourceVm, disk facts, concerns) and the KVM guest Ferry proposes, each change with its reason. */
-  preview: authedProcedure
+  preview: viewerProcedure
     .input(z.object({ share: z.string().min(1).max(64), relPath: z.string().min(1).max(4096), options: JobOptions.partial().optional() }))
     .output(
       z.object({

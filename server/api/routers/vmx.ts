@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { FerryErrorData } from "../../errors";
 import { MAX_VMX_BYTES, readVmx, SourceVm } from "../../vmx";
-import { authedProcedure, router } from "../trpc";
+import { viewerProcedure, router } from "../trpc";
 
 export const ReadVmxInput = z.object({
   /** The file's name, used for messages and as the name of last resort. */
@@ -17,7 +17,7 @@ export const ReadVmxOutput = z.discriminatedUnion("ok", [
 
 export const vmxRouter = router({
   /** Read a .vmx the browser holds (dropped or pasted) into a SourceVm. Pure: nothing is written. */
-  read: authedProcedure
+  read: viewerProcedure
     .input(ReadVmxInput)
     .output(ReadVmxOutput)
     .mutation(({ input }) => {

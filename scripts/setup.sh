@@ -26,6 +26,10 @@ fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v qemu-img >/dev/null && command -v qemu-io >/dev/null || missing+=(qemu-utils)
+# SSH input: qemu-img's ssh driver (block-ssh), and a real sshd for its tests.
+[ -f /usr/lib/x86_64-linux-gnu/qemu/block-ssh.so ] || missing+=(qemu-block-extra)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-agent >/dev/null || missing+=(openssh-client)
 command -v prlimit >/dev/null || missing+=(util-linux)
 command -v virt-xml-validate >/dev/null || missing+=(libvirt-clients)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)

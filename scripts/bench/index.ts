@@ -48,6 +48,17 @@ function time(runs: number, fn: () => void): number {
   return median(t);
 }
 
+async function timeAsync(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  await fn(); // warm up
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const s = process.hrtime.bigint();
+    await fn();
+    t.push(Number(process.hrtime.bigint() - s) / 1e6);
+  }
+  return median(t);
+}
+
 const work = mkdtempSync(join(tmpdir(), "ferry-bench-"));
 const rows: Row[] = [];
 
@@ -95,7 +106,8 @@ try {
   {
     const vmx = makeGuest(work, "copy4g", [{ slot: "scsi0:0", sizeMiB: 4096, dataMiB: 1024 }]);
     const src = join(dirname(vmx), "copy4g.vmdk");
-    const plan = (dir: string) => planTarget(inspectGuest(vmx), { outputDir: dir, copyOnly: true, overwrite: true });
+    const inspected = await inspectGuest(vmx);
+    const plan = (dir: string) => planTarget(inspected, { outputDir: dir, copyOnly: true, overwrite: true });
     const ferryCopy: number[] = [];
     const ferryOverhead: number[] = [];
     const bare: number[] = [];
@@ -195,12 +207,12 @@ try {
 
   // 1. Inspecting a 4-disk guest with a snapshot chain, against asking qemu-img about each disk.
   const vmx = makeFourDiskGuest(work);
-  const guest = inspectGuest(vmx);
+  const guest = await inspectGuest(vmx);
   const disks = guest.disks.map((d) => d.path!);
   rows.push({
     name: "inspect 4-disk guest with snapshot chain",
     unit: "ms",
-    ferry: time(20, () => inspectGuest(vmx)),
+    ferry: await timeAsync(20, () => inspectGuest(vmx)),
     baseline: time(5, () => {
       for (const d of disks) execFileSync("qemu-img", ["info", "-f", "vmdk", "--backing-chain", "--output=json", d]);
     }),
@@ -213,11 +225,11 @@ try {
   execFileSync("mkdir", ["-p", dirname(big)]);
   execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", big, "256G"]);
   execFileSync("qemu-io", ["-f", "vmdk", "-c", "write -P 0x5a 100G 64M", big], { stdio: "ignore" });
-  const c = confinement(dirname(big));
+  const c = await confinement(dirname(big));
   rows.push({
     name: "allocated bytes of a 256 GiB sparse disk",
     unit: "ms",
-    ferry: time(10, () => inspectDisk(big, dirname(big), { confinement: c })),
+    ferry: await timeAsync(10, () => inspectDisk(big, dirname(big), { confinement: c })),
     baseline: time(3, () => execFileSync("qemu-img", ["map", "-f", "vmdk", "--output=json", big])),
     baselineName: "qemu-img map",
   });

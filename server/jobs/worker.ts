@@ -140,7 +140,7 @@ export class Worker {
       const share = findShare(this.o.config, job.share);
       const target = findOutput(this.o.config, job.options.target);
       const vmx = resolveInShare(share, job.relPath);
-      const vm = inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true });
+      const vm = await inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true });
       const plan = planTarget(vm, planOptionsFor(job.options, target.path, job.copyOnly));
       this.o.store.markRunning(job.id, { outputDir: target.path, planName: plan.name });
       mkdirSync(overlays, { recursive: true });

@@ -47,7 +47,7 @@ export interface ScanOptions {
   signal?: AbortSignal;
 }
 
-function describeVm(root: string, dir: string, vmxName: string, siblings: Dirent[]): FoundVm {
+async function describeVm(root: string, dir: string, vmxName: string, siblings: Dirent[]): Promise<FoundVm> {
   const path = join(dir, vmxName);
   const relPath = relative(root, path);
   const base: Omit<FoundVm, "name" | "guestOS" | "family" | "diskCount" | "criticalConcerns" | "error"> = {
@@ -65,7 +65,7 @@ function describeVm(root: string, dir: string, vmxName: string, siblings: Dirent
     }
   }
   try {
-    const r = readVmx(readVmxBytes(path, { noFollow: true }), { vmxPath: path });
+    const r = readVmx(await readVmxBytes(path, { noFollow: true }), { vmxPath: path });
     if (!r.ok) throw r.error;
     return { ...base, name: r.vm.name, guestOS: r.vm.guestOS.id, family: r.vm.guestOS.family, diskCount: r.vm.disks.length, criticalConcerns: r.vm.concerns.filter((c) => c.severity === "critical").length, error: null };
   } catch (e) {
@@ -111,7 +111,7 @@ export async function* scanShare(share: Share, relPath: string, options: ScanOpt
         stack.push({ dir: join(dir, d.name), depth: depth + 1 });
       } else if (d.isFile() && d.name.length > 4 && d.name.slice(-4).toLowerCase() === ".vmx") {
         vms++;
-        yield { type: "vm", vm: describeVm(root, dir, d.name, entries) };
+        yield { type: "vm", vm: await describeVm(root, dir, d.name, entries) };
       }
     }
     // Let the event loop breathe (and the client receive) on big trees.

@@ -38,10 +38,10 @@ export const vmRouter = router({
         outputFreeBytes: z.number().nullable(),
       }),
     )
-    .query(({ ctx, input }) => {
+    .query(async ({ ctx, input }) => {
       const share = findShare(ctx.ferry.config, input.share);
       const p = resolveInShare(share, input.relPath);
-      const vm = inspectGuest(p.abs, { datastores: share.datastores, noFollow: true });
+      const vm = await inspectGuest(p.abs, { datastores: share.datastores, noFollow: true });
       const options = JobOptions.parse(input.options ?? {});
       let plan = null;
       let planError = null;
@@ -57,7 +57,7 @@ export const vmRouter = router({
       const outputFreeBytes = freeBytesOrNull(output.path);
       return {
         vm,
-        vmxLines: decodeLines(readVmxBytes(p.abs, { noFollow: true }), vm.encoding),
+        vmxLines: decodeLines(await readVmxBytes(p.abs, { noFollow: true }), vm.encoding),
         plan,
         planError,
         metadata,

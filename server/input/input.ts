@@ -28,8 +28,9 @@ export interface DirEntry {
   name: string;
   /** As lstat sees it: a symbolic link is `symlink`. */
   type: FileType;
-  size: number;
-  mtimeMs: number;
+  /** Where the listing gives them for free (SFTP); null when they would cost a stat each (local). */
+  size: number | null;
+  mtimeMs: number | null;
 }
 
 /** An open file: read-only, opened without following a symlink and without blocking on a FIFO. */

@@ -1,5 +1,4 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
-import { join } from "node:path";
 import type { DirEntry, DiskSource, FileStat, FileType, Input, OpenFile, ValidatedDisk } from "./input";
 
 /** Files on this host (a mounted NAS share, or a path on the command line). */
@@ -53,16 +52,13 @@ export class LocalInput implements Input {
   lstat(path: string): Promise<FileStat> {
     return Promise.resolve(fileStat(lstatSync(path)));
   }
+  /** Types from the directory entries (d_type), without a stat per entry: a scan of a big share depends on it. */
   readdir(path: string, max = Infinity): Promise<DirEntry[]> {
     const out: DirEntry[] = [];
     for (const d of readdirSync(path, { withFileTypes: true })) {
       if (out.length >= max) break;
-      try {
-        const s = lstatSync(join(path, d.name));
-        out.push({ name: d.name, type: typeOf(s), size: s.size, mtimeMs: s.mtimeMs });
-      } catch {
-        /* vanished while listing */
-      }
+      const type: FileType = d.isFile() ? "file" : d.isDirectory() ? "folder" : d.isSymbolicLink() ? "symlink" : d.isFIFO() ? "fifo" : d.isBlockDevice() || d.isCharacterDevice() ? "device" : d.isSocket() ? "socket" : "other";
+      out.push({ name: d.name, type, size: null, mtimeMs: null });
     }
     return Promise.resolve(out);
   }

@@ -2,6 +2,8 @@
 # Installs whatever is missing on a fresh Debian machine with Node 20, then
 # (with --build) builds the web app when its sources changed.
 #   Debian packages: chromium (end-to-end tests), qemu-utils (qemu-img, qemu-io),
+#                    qemu-block-extra (qemu-img's ssh driver, block-ssh), openssh-server and
+#                    openssh-client (a real sshd for the SSH input's tests; ssh-agent, scp),
 #                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML),
 #                    libguestfs-tools + python3-guestfs (inspection and conversion, one
 #                    appliance per run), linux-image-amd64 (the appliance's kernel: supermin

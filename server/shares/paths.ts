@@ -25,7 +25,7 @@ export async function shareRoot(share: Share, input: Input = localInput): Promis
     return await input.realpath(share.path);
   } catch (e) {
     if (e instanceof FerryError) throw e;
-    throw new FerryError({ code: "share.unavailable", message: `share "${share.name}" is not available`, file: input.label(share.path), hint: share.kind === "ssh" ? "check the share's path on the SSH server" : "check that the NAS share is mounted" });
+    throw new FerryError({ code: "share.unavailable", message: `share "${share.name}" is not available`, file: input.label(share.path), hint: "check that the NAS share is mounted (for an ssh share: that its path exists on the server)" });
   }
 }
 

@@ -33,18 +33,20 @@ class Handle {
     return this.file.stat;
   }
   static async open(input: Input, path: string, expected: FileStat): Promise<Handle> {
+    const changed = () => new FerryError({ code: "vmdk.path.changed", message: "changed while it was being checked", file: input.label(path), hint: "something is modifying the guest's folder; try again when it is idle" });
     let file: OpenFile;
     try {
       file = await input.open(path);
     } catch (e) {
       if (e instanceof FerryError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "ELOOP") throw new FerryError({ code: code === "ENOENT" ? "vmdk.missing" : "vmdk.unreadable", message: `cannot be opened (${code ?? (e as Error).message})`, file: input.label(path), hint: code === "ENOENT" ? "the file vanished while it was being checked" : "Ferry needs read access to the guest's files" });
-      file = null as never;
+      // A symlink where the checked file was: swapped in after the check.
+      if (code === "ELOOP") throw changed();
+      throw new FerryError({ code: code === "ENOENT" ? "vmdk.missing" : "vmdk.unreadable", message: `cannot be opened (${code ?? (e as Error).message})`, file: input.label(path), hint: code === "ENOENT" ? "the file vanished while it was being checked" : "Ferry needs read access to the guest's files" });
     }
-    if (!file || file.stat.type !== "file" || !sameFile(file.stat, expected)) {
-      await file?.close();
-      throw new FerryError({ code: "vmdk.path.changed", message: "changed while it was being checked", file: input.label(path), hint: "something is modifying the guest's folder; try again when it is idle" });
+    if (file.stat.type !== "file" || !sameFile(file.stat, expected)) {
+      await file.close();
+      throw changed();
     }
     return new Handle(file);
   }

@@ -39,6 +39,9 @@ beforeAll(async () => {
   writeFileSync(join(ds, "evil", "evil.vmx"), 'displayName = "evil"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "evil.vmdk"\nscsi0:1.present = "TRUE"\nscsi0:1.fileName = "link.vmdk"\n');
   writeFileSync(join(ds, "evil", "evil.vmdk"), '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 16 FLAT "/vmfs/volumes/datastore1/web01/web01.vmdk" 0\n');
   symlinkSync("/vmfs/volumes/datastore1/esx01/esx01.vmdk", join(ds, "evil", "link.vmdk"));
+  mkdirSync(join(ds, "split01"));
+  execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", join(ds, "split01", "split01.vmdk"), "3G"]);
+  writeFileSync(join(ds, "split01", "split01.vmx"), 'displayName = "split01"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "split01.vmdk"\n');
   mkdirSync(join(ds, "My Guest"));
   execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(ds, "My Guest", "My Guest.vmdk"), "4M"]);
   writeFileSync(join(ds, "My Guest", "My Guest.vmx"), 'displayName = "My Guest"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "My Guest.vmdk"\n');
@@ -111,6 +114,24 @@ describe("host keys", () => {
     expect(e.code).toBe("ssh.auth");
     expect(e.message).toContain(sshd.wrongIdentity);
   });
+  it("names a missing identity file, and a passphrase-protected one", async () => {
+    expect(await refusal(connect({ identityFile: join(work, "no-key") }))).toMatchObject({ code: "ssh.identity", file: join(work, "no-key") });
+    const locked = join(work, "locked_key");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "a passphrase", "-f", locked], { stdio: "ignore" });
+    const e = await refusal(connect({ identityFile: locked }));
+    expect(e.code).toBe("ssh.identity");
+    expect(e.hint).toContain("ssh-agent");
+  });
+  it("says so when there is no identity file and no ssh-agent", async () => {
+    const sock = process.env.SSH_AUTH_SOCK;
+    delete process.env.SSH_AUTH_SOCK;
+    try {
+      const e = await refusal(SshInput.connect({ host: sshd.host, port: sshd.port, user: sshd.user, knownHosts: sshd.knownHosts }));
+      expect(e.code).toBe("ssh.no-key");
+    } finally {
+      if (sock !== undefined) process.env.SSH_AUTH_SOCK = sock;
+    }
+  });
   it("names a missing known_hosts file", async () => {
     const e = await refusal(connect({ knownHosts: join(work, "nope") }));
     expect(e).toMatchObject({ code: "ssh.known-hosts", file: join(work, "nope") });
@@ -144,6 +165,16 @@ describe("reading a guest over SFTP", () => {
       const vm = await inspectGuest(`${sshd.datastore}/evil/evil.vmx`, { input });
       expect(vm.diskFacts.map((d) => d.error?.code)).toEqual(["vmdk.path.outside", "vmdk.path.outside"]);
       expect(vm.diskFacts[1]!.error!.message).toContain("symbolic link");
+    } finally {
+      await input.close();
+    }
+  });
+
+  it("refuses a split disk, which qemu could read only by parsing the remote descriptor", async () => {
+    const input = await connect();
+    try {
+      const vm = await inspectGuest(`${sshd.datastore}/split01/split01.vmx`, { input });
+      expect(vm.diskFacts[0]!.error).toMatchObject({ code: "ssh.split-disk", message: expect.stringContaining("twoGbMaxExtentSparse") });
     } finally {
       await input.close();
     }
@@ -197,6 +228,31 @@ describe("copying over SSH", () => {
     expect(r.error).toBeNull();
     execFileSync("qemu-img", ["compare", "-q", "-f", "vmdk", "-F", "raw", join(ds, name, disk), join(r.out, target)]);
     expect(dirFingerprint(join(ds, name))).toEqual(before);
+  });
+
+  it("authenticates through ssh-agent when no identity file is given (SFTP and qemu-img alike)", async () => {
+    const agentDir = mkdtempSync(join(work, "agent-"));
+    const sock = join(agentDir, "agent.sock");
+    const out = execFileSync("ssh-agent", ["-s", "-a", sock], { encoding: "utf8" });
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(out)![1]);
+    const before = process.env.SSH_AUTH_SOCK;
+    try {
+      execFileSync("ssh-add", ["-q", sshd.identity], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" });
+      process.env.SSH_AUTH_SOCK = sock;
+      const input = await SshInput.connect({ host: sshd.host, port: sshd.port, user: sshd.user, knownHosts: sshd.knownHosts });
+      const dir = mkdtempSync(join(work, "agent-out-"));
+      try {
+        const plan = planTarget(await inspectGuest(`${sshd.datastore}/web01/web01.vmx`, { input }), { outputDir: dir, copyOnly: true });
+        await runPipeline(plan, { emit: () => undefined, input });
+      } finally {
+        await input.close();
+      }
+      execFileSync("qemu-img", ["compare", "-q", "-f", "vmdk", "-F", "raw", join(ds, "web01", "web01.vmdk"), join(dir, "web01-sda")]);
+    } finally {
+      if (before === undefined) delete process.env.SSH_AUTH_SOCK;
+      else process.env.SSH_AUTH_SOCK = before;
+      process.kill(pid, "SIGTERM");
+    }
   });
 
   it("fails cleanly when the connection is killed mid-copy, and a retry succeeds", async () => {

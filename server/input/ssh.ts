@@ -270,7 +270,18 @@ export class SshInput implements Input {
           resolve();
         });
       });
-      c.connect({
+      try {
+        this.connectClient(c, privateKey, agent, known, (v) => (verdict = v));
+      } catch (e) {
+        // ssh2 parses the key before connecting: an encrypted or malformed key fails here.
+        fail(new FerryError({ code: "ssh.identity", message: `cannot use the identity file: ${(e as Error).message}`, file: o.identityFile ?? url, hint: "a passphrase-protected key must be loaded into ssh-agent instead (ssh-add), without --ssh-identity" }));
+      }
+    });
+  }
+
+  private connectClient(c: Client, privateKey: Buffer | undefined, agent: string | undefined, known: string, onVerdict: (v: HostKeyVerdict) => void): void {
+    const o = this.o;
+    c.connect({
         host: o.host,
         port: o.port,
         username: o.user,
@@ -282,11 +293,11 @@ export class SshInput implements Input {
         tryKeyboard: false,
         hostVerifier: (key: Buffer) => {
           this.hostKey = Buffer.from(key);
-          verdict = checkHostKey(known, o.host, o.port, this.hostKey);
-          return verdict.state === "known";
+          const v = checkHostKey(known, o.host, o.port, this.hostKey);
+          onVerdict(v);
+          return v.state === "known";
         },
       });
-    });
   }
 
   label(path: string): string {

@@ -146,6 +146,13 @@ describe("jobs from an ssh share", () => {
       expect(store.get(failing.id)!.error!.message).toMatch(/qemu-img convert failed|connection|closed/i);
       expect(readdirSync(out).filter((f) => f.startsWith("db01") || f.startsWith("."))).toEqual([]);
 
+      // Cancel works as for local shares: the copy stops, nothing is left.
+      const cancelled = store.create({ share: "esxi", relPath: "team/db01/db01.vmx", options: slow, copyOnly: true });
+      await wait(() => store.events(cancelled.id, 0).some((e) => e.event.type === "stage" && e.event.name.startsWith("Copying") && e.event.state === "started"));
+      worker.cancel(cancelled.id);
+      await wait(() => store.get(cancelled.id)!.state === "cancelled");
+      expect(readdirSync(out).filter((f) => f.startsWith("db01") || f.startsWith("."))).toEqual([]);
+
       const retry = store.create({ share: "esxi", relPath: "team/db01/db01.vmx", options, copyOnly: true, retryOf: failing.id });
       await wait(() => ["succeeded", "failed"].includes(store.get(retry.id)!.state));
       expect(store.get(retry.id)!.error).toBeNull();

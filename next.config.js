@@ -3,7 +3,7 @@ const nextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
   // Native and CLI-side packages stay out of the server bundle.
-  serverExternalPackages: ["better-sqlite3"],
+  serverExternalPackages: ["better-sqlite3", "ssh2"],
   typescript: { tsconfigPath: "tsconfig.json" },
   async headers() {
     return [

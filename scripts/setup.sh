@@ -2,6 +2,8 @@
 # Installs whatever is missing on a fresh Debian machine with Node 20, then
 # (with --build) builds the web app when its sources changed.
 #   Debian packages: chromium (end-to-end tests), qemu-utils (qemu-img, qemu-io),
+#                    qemu-block-extra (qemu-img's ssh driver, block-ssh), openssh-server and
+#                    openssh-client (a real sshd for the SSH input's tests; ssh-agent, scp),
 #                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML),
 #                    libguestfs-tools + python3-guestfs (inspection and conversion, one
 #                    appliance per run), linux-image-amd64 (the appliance's kernel: supermin
@@ -27,6 +29,10 @@ fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v qemu-img >/dev/null && command -v qemu-io >/dev/null || missing+=(qemu-utils)
+# SSH input: qemu-img's ssh driver (block-ssh), and a real sshd for its tests.
+[ -f /usr/lib/x86_64-linux-gnu/qemu/block-ssh.so ] || missing+=(qemu-block-extra)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-agent >/dev/null || missing+=(openssh-client)
 command -v prlimit >/dev/null || missing+=(util-linux)
 command -v virt-xml-validate >/dev/null || missing+=(libvirt-clients)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)

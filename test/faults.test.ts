@@ -56,7 +56,7 @@ function groupGone(pgid: number): boolean {
 async function copyWithFault(vmx: string, fault: (overlayDir: string) => void, stallMs?: number) {
   const out = mkdtempSync(join(root, "out-"));
   const overlayDir = mkdtempSync(join(root, "ovl-"));
-  const plan = planTarget(inspectGuest(vmx), { outputDir: out, copyOnly: true, rateLimit: 8 * MiB });
+  const plan = planTarget(await inspectGuest(vmx), { outputDir: out, copyOnly: true, rateLimit: 8 * MiB });
   let done = false;
   const events: PipelineEvent[] = [];
   let error: FerryError | null = null;

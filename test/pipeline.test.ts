@@ -21,7 +21,7 @@ const MiB = 1024 ** 2;
 async function convert(vmx: string, options: Omit<PlanOptions, "outputDir"> & { outputDir?: string }, run: { signal?: AbortSignal; overlayDir?: string; onEvent?: (e: PipelineEvent) => void } = {}) {
   const outputDir = options.outputDir ?? mkdtempSync(join(root, "out-"));
   const events: PipelineEvent[] = [];
-  const plan = planTarget(inspectGuest(vmx), { ...options, outputDir });
+  const plan = planTarget(await inspectGuest(vmx), { ...options, outputDir });
   const before = fingerprint(join(vmx, ".."));
   let error: FerryError | null = null;
   try {

@@ -1,13 +1,13 @@
 "use client";
 
-import { useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { skipToken } from "@tanstack/react-query";
 import { useState } from "react";
 import type { FoundVm } from "@/server/shares/scan";
 import { formatBytes } from "@/server/units";
 import { useTRPC } from "../TrpcProvider";
-import { Badge, btn, btnPrimary, Card, ErrorBox, input, td, th } from "../ui";
+import { Alert, Badge, btn, btnPrimary, Card, ErrorBox, input, td, th } from "../ui";
 
 export interface SelectedGuest {
   share: string;
@@ -23,6 +23,38 @@ function FolderIcon() {
   );
 }
 
+const ferryCode = (error: { data?: unknown } | null | undefined) => (error?.data as { ferry?: { code?: string } } | undefined)?.ferry?.code ?? null;
+
+/**
+ * First contact with an ssh share: the fingerprint the server offers, for an
+ * admin to compare with the one the server's owner gives, and accept.
+ */
+function HostKeyPrompt({ share, onAccepted }: { share: string; onAccepted: () => void }) {
+  const trpc = useTRPC();
+  const key = useQuery(trpc.shares.hostKey.queryOptions({ share }));
+  const accept = useMutation(trpc.shares.acceptHostKey.mutationOptions({ onSuccess: onAccepted }));
+  if (key.error) return <ErrorBox error={key.error} title="The server's host key could not be read" />;
+  if (!key.data || key.data.state === "known" || key.data.state === "local") return null;
+  if (key.data.state === "changed") {
+    return (
+      <Alert tone="critical" title="The server's host key changed">
+        <p>It now offers <code className="break-all">{key.data.fingerprint}</code>, which is not the key in {key.data.knownHosts}. Ferry will not connect, and will not replace the key: someone may be intercepting the connection.</p>
+        <p className="mt-1">If the server was reinstalled, check the new fingerprint with its admin and remove the old line from that file by hand.</p>
+      </Alert>
+    );
+  }
+  return (
+    <Alert tone="warning" title="First connection to this SSH server">
+      <p>The server offers the host key <code className="break-all" data-testid="host-key-fingerprint">{key.data.fingerprint}</code>.</p>
+      <p className="mt-1">Compare it with the server&apos;s own (on ESXi: <code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>) before you accept it. Accepted keys are stored in {key.data.knownHosts}.</p>
+      <ErrorBox error={accept.error} title="The key was not stored" />
+      <button type="button" className={`${btnPrimary} mt-2`} disabled={accept.isPending} onClick={() => accept.mutate({ share, fingerprint: key.data.fingerprint! })}>
+        Accept and remember this key
+      </button>
+    </Alert>
+  );
+}
+
 /** Step 1: pick a share, browse it, scan a folder, select guests. */
 export function SourceStep({ selected, onChange, onNext }: { selected: SelectedGuest[]; onChange: (s: SelectedGuest[]) => void; onNext: () => void }) {
   const trpc = useTRPC();
@@ -32,6 +64,8 @@ export function SourceStep({ selected, onChange, onNext }: { selected: SelectedG
   const [path, setPath] = useState("");
   const [filter, setFilter] = useState("");
   const listing = useQuery(trpc.shares.browse.queryOptions(current ? { share: current, relPath: path } : skipToken));
+  const qc = useQueryClient();
+  const hostKeyProblem = ["ssh.host-key-unknown", "ssh.host-key-changed"].includes(ferryCode(listing.error) ?? "");
   const [scanOf, setScanOf] = useState<{ share: string; relPath: string; n: number } | null>(null);
   const [found, setFound] = useState<FoundVm[]>([]);
   const [scanDone, setScanDone] = useState<{ folders: number; ms: number } | null>(null);
@@ -68,7 +102,7 @@ export function SourceStep({ selected, onChange, onNext }: { selected: SelectedG
           <label className="text-sm">
             <span className="block font-medium">Share</span>
             <select className={input} value={current ?? ""} onChange={(e) => { setShare(e.target.value); setPath(""); }}>
-              {shares.data?.map((s) => <option key={s.name} value={s.name}>{s.name} ({s.path})</option>)}
+              {shares.data?.map((s) => <option key={s.name} value={s.name}>{s.name} ({s.host ? `${s.host}:` : ""}{s.path})</option>)}
             </select>
           </label>
           <label className="text-sm">
@@ -85,7 +119,11 @@ export function SourceStep({ selected, onChange, onNext }: { selected: SelectedG
             </span>
           ))}
         </nav>
-        <ErrorBox error={listing.error} title="This folder cannot be shown" />
+        {hostKeyProblem && current ? (
+          <HostKeyPrompt share={current} onAccepted={() => void qc.invalidateQueries({ queryKey: trpc.shares.browse.queryKey() })} />
+        ) : (
+          <ErrorBox error={listing.error} title="This folder cannot be shown" />
+        )}
         {listing.isLoading && <p className="mt-2 text-sm text-slate-500">Loading…</p>}
         <ul className="mt-2 max-h-80 overflow-y-auto rounded border border-slate-200 text-sm dark:border-slate-700" aria-label="Folder contents">
           {entries.map((e) => (

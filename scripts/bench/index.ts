@@ -4,7 +4,7 @@
  * figure, the baseline's, and the ratio (below 1 means Ferry is faster).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +19,8 @@ import { runPipeline, type PipelineEvent } from "../../server/pipeline";
 import { planTarget } from "../../server/plan";
 import { libguestfsEnv, probeAccel } from "../../server/qemu/accel";
 import { debianGuests, linuxGuest } from "../../test/fixtures/linux-guest";
+import { shareWithUser, startSshd } from "../../test/fixtures/sshd";
+import { SshInput } from "../../server/input/ssh";
 
 interface Row {
   name: string;
@@ -43,6 +45,17 @@ function time(runs: number, fn: () => void): number {
   for (let i = 0; i < runs; i++) {
     const s = process.hrtime.bigint();
     fn();
+    t.push(Number(process.hrtime.bigint() - s) / 1e6);
+  }
+  return median(t);
+}
+
+async function timeAsync(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  await fn(); // warm up
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const s = process.hrtime.bigint();
+    await fn();
     t.push(Number(process.hrtime.bigint() - s) / 1e6);
   }
   return median(t);
@@ -96,13 +109,58 @@ try {
     rows.push({ name: `convert ${c.label} (${accel.kind}; Ferry includes its boot check)`, unit: "s", ferry, baseline: v2v, baselineName: `virt-v2v -i vmx -o local (${c.label})`, targetRatio: 1 });
   }
 
+  // The same copy-only run over loopback SSH (SFTP + qemu's ssh driver), from the local path, and scp of the flat file.
+  if (wanted("ssh")) {
+    const sshd = await startSshd();
+    try {
+      const dir = join(sshd.datastoreLocal, "sshbench");
+      mkdirSync(dir, { recursive: true });
+      execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", join(dir, "sshbench.vmdk"), "64M"]);
+      execFileSync("qemu-io", ["-f", "vmdk", "-c", "write -P 0x5a 0 48M", join(dir, "sshbench.vmdk")], { stdio: "ignore" });
+      writeFileSync(join(dir, "sshbench.vmx"), 'displayName = "sshbench"\nguestOS = "debian12-64"\nmemsize = "512"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "sshbench.vmdk"\n');
+      shareWithUser(sshd.datastoreLocal);
+      const copyOnce = async (input?: SshInput) => {
+        const outDir = mkdtempSync(join(work, "sshbench-"));
+        const vm = await inspectGuest(input ? `${sshd.datastore}/sshbench/sshbench.vmx` : join(dir, "sshbench.vmx"), { input });
+        let copy = 0;
+        await runPipeline(planTarget(vm, { outputDir: outDir, copyOnly: true, overwrite: true }), {
+          input,
+          emit: (e: PipelineEvent) => {
+            if (e.type === "stage" && e.state === "finished" && e.name.startsWith("Copying disk")) copy += e.seconds ?? 0;
+          },
+        });
+        rmSync(outDir, { recursive: true, force: true });
+        return copy;
+      };
+      const overSsh: number[] = [];
+      const local: number[] = [];
+      const scp: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const input = await SshInput.connect({ host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identity, knownHosts: sshd.knownHosts });
+        try {
+          overSsh.push(await copyOnce(input));
+        } finally {
+          await input.close();
+        }
+        local.push(await copyOnce());
+        const target = join(work, "scp-flat.raw");
+        scp.push(await seconds(() => void execFileSync("scp", ["-q", "-i", sshd.identity, "-o", `UserKnownHostsFile=${sshd.knownHosts}`, "-o", "BatchMode=yes", "-P", String(sshd.port), `${sshd.user}@127.0.0.1:${sshd.datastore}/sshbench/sshbench-flat.vmdk`, target])));
+        rmSync(target, { force: true });
+      }
+      rows.push({ name: "copy stage: 64 MiB flat disk, 48 MiB data, over loopback SSH, best of 3", unit: "s", ferry: Math.min(...overSsh), baseline: Math.min(...local), baselineName: "the same copy from the local path" });
+      rows.push({ name: "(same copy over SSH)", unit: "s", ferry: Math.min(...overSsh), baseline: Math.min(...scp), baselineName: "scp of the flat file (64 MiB)" });
+    } finally {
+      sshd.stop();
+    }
+  }
 
   if (wanted("copy scan events inspect vmx")) {
   // 0. The copy stage of a 4 GiB disk holding 1 GiB, against a bare qemu-img convert of the same file.
   {
     const vmx = makeGuest(work, "copy4g", [{ slot: "scsi0:0", sizeMiB: 4096, dataMiB: 1024 }]);
     const src = join(dirname(vmx), "copy4g.vmdk");
-    const plan = (dir: string) => planTarget(inspectGuest(vmx), { outputDir: dir, copyOnly: true, overwrite: true });
+    const inspected = await inspectGuest(vmx);
+    const plan = (dir: string) => planTarget(inspected, { outputDir: dir, copyOnly: true, overwrite: true });
     const ferryCopy: number[] = [];
     const ferryOverhead: number[] = [];
     const bare: number[] = [];
@@ -202,12 +260,12 @@ try {
 
   // 1. Inspecting a 4-disk guest with a snapshot chain, against asking qemu-img about each disk.
   const vmx = makeFourDiskGuest(work);
-  const guest = inspectGuest(vmx);
+  const guest = await inspectGuest(vmx);
   const disks = guest.disks.map((d) => d.path!);
   rows.push({
     name: "inspect 4-disk guest with snapshot chain",
     unit: "ms",
-    ferry: time(20, () => inspectGuest(vmx)),
+    ferry: await timeAsync(20, () => inspectGuest(vmx)),
     baseline: time(5, () => {
       for (const d of disks) execFileSync("qemu-img", ["info", "-f", "vmdk", "--backing-chain", "--output=json", d]);
     }),
@@ -220,11 +278,11 @@ try {
   execFileSync("mkdir", ["-p", dirname(big)]);
   execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", big, "256G"]);
   execFileSync("qemu-io", ["-f", "vmdk", "-c", "write -P 0x5a 100G 64M", big], { stdio: "ignore" });
-  const c = confinement(dirname(big));
+  const c = await confinement(dirname(big));
   rows.push({
     name: "allocated bytes of a 256 GiB sparse disk",
     unit: "ms",
-    ferry: time(10, () => inspectDisk(big, dirname(big), { confinement: c })),
+    ferry: await timeAsync(10, () => inspectDisk(big, dirname(big), { confinement: c })),
     baseline: time(3, () => execFileSync("qemu-img", ["map", "-f", "vmdk", "--output=json", big])),
     baselineName: "qemu-img map",
   });

@@ -2,6 +2,8 @@ import { FerryError } from "../errors";
 import { inspectGuest } from "../input/inspect-guest";
 import { qemuImgSelfCheck } from "../qemu";
 import { readVmxFile } from "../input/vmx-file";
+import type { Input } from "../input/input";
+import { parseSshUrl, SshInput } from "../input/ssh";
 import { confinement, inspectDisk, type Confinement } from "../vmdk";
 import { planTarget } from "../plan";
 import { runPipeline } from "../pipeline";
@@ -24,6 +26,8 @@ const USAGE = `usage:
   ferry -i vmx FILE.vmx --print-source   the source block, as virt-v2v prints it
   ferry -i vmx FILE.vmx -o local|qemu|json -os DIR [options]
                                          convert the guest into DIR
+  ferry -i vmx -it ssh ssh://[USER@]HOST[:PORT]/PATH/GUEST.vmx --ssh-known-hosts FILE [--ssh-identity KEY] ...
+                                         the same, reading the guest over SSH (SFTP and qemu's ssh driver)
     -of raw|qcow2            disk format (raw)
     -oa sparse|preallocated  disk allocation (sparse)
     -on NAME                 the guest's name on KVM (from displayName)
@@ -38,6 +42,9 @@ const USAGE = `usage:
     --boot-check             boot the result even with --copy-only
     --boot-timeout SECONDS   give up waiting for a login prompt after this long (180 with KVM, 600 under TCG)
     --overwrite              replace existing output files
+    -it ssh                  the .vmx is an ssh:// URL (virt-v2v's form, path percent-encoded)
+    --ssh-known-hosts FILE   host keys to trust (default ~/.ssh/known_hosts); an unknown or changed key is refused
+    --ssh-identity KEY       private key to log in with (default: the keys in ssh-agent)
     --machine-readable       one JSON event per line on stdout
     -v, --verbose            print log lines
   ferry check [--json]                   qemu-img's version and block drivers
@@ -88,8 +95,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   return v2v(argv, io);
 }
 
-function load(file: string) {
-  const r = readVmxFile(file);
+async function load(file: string, input?: Input) {
+  const r = await readVmxFile(file, {}, input);
   if (!r.ok) throw r.error;
   return r.vm;
 }
@@ -121,17 +128,17 @@ function commonArgs(command: string, args: string[]): CommonArgs {
   return out;
 }
 
-function inspect(args: string[], io: CliIo): number {
+async function inspect(args: string[], io: CliIo): Promise<number> {
   const a = commonArgs("inspect", args);
-  const vm = inspectGuest(a.files[0]!, { datastores: a.datastores });
+  const vm = await inspectGuest(a.files[0]!, { datastores: a.datastores });
   io.out(a.json ? JSON.stringify(vm, null, 2) + "\n" : formatSummary(vm));
   return 0;
 }
 
-function disk(args: string[], io: CliIo): number {
+async function disk(args: string[], io: CliIo): Promise<number> {
   const a = commonArgs("disk", args);
   const file = a.files[0]!;
-  const facts = inspectDisk(file, dirname(file), { confinement: confinement(dirname(file), a.datastores) });
+  const facts = await inspectDisk(file, dirname(file), { confinement: await confinement(dirname(file), a.datastores) });
   io.out(a.json ? JSON.stringify(facts, null, 2) + "\n" : formatDisk(facts));
   return 0;
 }
@@ -162,6 +169,9 @@ async function check(args: string[], io: CliIo): Promise<number> {
 /** virt-v2v-style options: -i vmx FILE [--print-source | -o MODE -os DIR ...]. */
 async function v2v(args: string[], io: CliIo): Promise<number> {
   let input: string | null = null;
+  let transport: string | null = null;
+  let knownHosts: string | null = null;
+  let identity: string | null = null;
   let printSrc = false;
   let machineReadable = false;
   let verbose = false;
@@ -188,6 +198,9 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
     };
     switch (a) {
       case "-i": input = value(); break;
+      case "-it": transport = oneOf(value(), ["ssh"]); break;
+      case "--ssh-known-hosts": knownHosts = value(); break;
+      case "--ssh-identity": identity = value(); break;
       case "--print-source": printSrc = true; break;
       case "-o": o.mode = oneOf(value(), ["local", "qemu", "json"]); break;
       case "-os": o.dir = value(); break;
@@ -229,19 +242,37 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   }
   if (input !== "vmx") throw new UsageError(input === null ? "-i vmx is required" : `-i ${input}: only -i vmx is supported`);
   if (files.length !== 1) throw new UsageError("-i vmx takes exactly one .vmx file");
+  if (transport === null && (knownHosts !== null || identity !== null)) throw new UsageError("--ssh-known-hosts and --ssh-identity need -it ssh");
+  if (transport === "ssh" && datastores.length) throw new UsageError("--datastore maps ESXi paths to local folders; over -it ssh the paths are read on the server as they are");
+  if (!printSrc) {
+    if (!o.mode) throw new UsageError("-o local|qemu|json is required (or --print-source)");
+    if (!o.dir) throw new UsageError(`-o ${o.mode} needs -os DIR, the folder to write the guest to`);
+  }
+  // The one place the CLI picks its input.
+  let vmxPath = files[0]!;
+  let source: Input | undefined;
+  if (transport === "ssh") {
+    const t = parseSshUrl(files[0]!);
+    vmxPath = t.path;
+    source = await SshInput.connect({ host: t.host, port: t.port, user: t.user, identityFile: identity, knownHosts: knownHosts ?? `${process.env.HOME ?? "/root"}/.ssh/known_hosts` });
+  }
+  try {
+    return await convertFrom(vmxPath, files[0]!, source);
+  } finally {
+    await source?.close();
+  }
+
+  async function convertFrom(vmxPath: string, shown: string, source: Input | undefined): Promise<number> {
   if (printSrc) {
-    const vm = load(files[0]!);
-    io.out(`[   0.0] Setting up the source: -i vmx ${files[0]}\n`);
+    const vm = await load(vmxPath, source);
+    io.out(`[   0.0] Setting up the source: -i vmx ${transport ? `-it ${transport} ` : ""}${shown}\n`);
     io.out(printSource(vm));
     return 0;
   }
-  if (!o.mode) throw new UsageError("-o local|qemu|json is required (or --print-source)");
-  if (!o.dir) throw new UsageError(`-o ${o.mode} needs -os DIR, the folder to write the guest to`);
-
-  const vm = inspectGuest(files[0]!, { datastores });
+  const vm = await inspectGuest(vmxPath, { datastores, input: source });
   const plan = planTarget(vm, {
     output: o.mode as "local",
-    outputDir: o.dir,
+    outputDir: o.dir!,
     format: (o.format ?? "raw") as "raw",
     allocation: (o.allocation ?? "sparse") as "sparse",
     name: o.name,
@@ -260,7 +291,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   process.once("SIGINT", onSigint);
   process.once("SIGTERM", onSigint);
   try {
-    await runPipeline(plan, { emit: printer, signal: ac.signal, bootTimeoutMs, verbose });
+    await runPipeline(plan, { emit: printer, signal: ac.signal, bootTimeoutMs, verbose, input: source });
     return 0;
   } catch (e) {
     if (machineReadable && e instanceof FerryError) return 1; // already reported as an event
@@ -268,6 +299,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
+  }
   }
 }
 

@@ -14,21 +14,21 @@ const write = (name: string, text: string | Buffer) => {
   return p;
 };
 
-function errorOf(path: string, options = {}) {
-  const r = readVmxFile(path, options);
+async function errorOf(path: string, options = {}) {
+  const r = await readVmxFile(path, options);
   if (r.ok) throw new Error("expected an error");
   return r.error;
 }
 
 describe("readVmxFile", () => {
-  it("reads a guest and checks which of its files exist", () => {
+  it("reads a guest and checks which of its files exist", async () => {
     const vmx = write(
       "web/web.vmx",
       ['displayName = "web"', 'scsi0.present = "TRUE"', 'scsi0:0.present = "TRUE"', 'scsi0:0.fileName = "web.vmdk"', 'scsi0:1.present = "TRUE"', 'scsi0:1.fileName = "lost.vmdk"'].join("\n"),
     );
     write("web/web.vmdk", "# Disk DescriptorFile\n");
     const before = statSync(vmx).mtimeMs;
-    const r = readVmxFile(vmx);
+    const r = await readVmxFile(vmx);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.vm.disks.map((d) => d.path)).toEqual([join(dir, "web/web.vmdk"), join(dir, "web/lost.vmdk")]);
@@ -36,41 +36,41 @@ describe("readVmxFile", () => {
     expect(statSync(vmx).mtimeMs).toBe(before);
   });
 
-  it("names a file that does not exist", () => {
-    expect(errorOf(join(dir, "nope.vmx")).toJSON()).toMatchObject({ code: "vmx.not-found", file: join(dir, "nope.vmx") });
+  it("names a file that does not exist", async () => {
+    expect((await errorOf(join(dir, "nope.vmx"))).toJSON()).toMatchObject({ code: "vmx.not-found", file: join(dir, "nope.vmx") });
   });
 
-  it("refuses a folder", () => {
-    expect(errorOf(dir).code).toBe("vmx.not-a-file");
+  it("refuses a folder", async () => {
+    expect((await errorOf(dir)).code).toBe("vmx.not-a-file");
   });
 
-  it("refuses a FIFO without hanging", () => {
+  it("refuses a FIFO without hanging", async () => {
     const fifo = join(dir, "pipe.vmx");
     execFileSync("mkfifo", [fifo]);
-    expect(errorOf(fifo).code).toBe("vmx.not-a-file");
+    expect((await errorOf(fifo)).code).toBe("vmx.not-a-file");
   });
 
-  it("refuses a symlink when asked not to follow one", () => {
+  it("refuses a symlink when asked not to follow one", async () => {
     const target = write("real.vmx", 'memsize = "64"\n');
     const link = join(dir, "link.vmx");
     symlinkSync(target, link);
-    expect(errorOf(link, { noFollow: true }).code).toBe("vmx.symlink");
-    expect(readVmxFile(link).ok).toBe(true);
+    expect((await errorOf(link, { noFollow: true })).code).toBe("vmx.symlink");
+    expect((await readVmxFile(link)).ok).toBe(true);
   });
 
-  it("refuses a huge file after reading only past the limit", () => {
+  it("refuses a huge file after reading only past the limit", async () => {
     const big = write("big.vmx", Buffer.alloc(MAX_VMX_BYTES + 4096, 0x23));
-    expect(errorOf(big).code).toBe("vmx.too-large");
+    expect((await errorOf(big)).code).toBe("vmx.too-large");
   });
 
-  it("refuses a VMDK given as the VMX", () => {
+  it("refuses a VMDK given as the VMX", async () => {
     const vmdk = write("disk.vmdk", Buffer.concat([Buffer.from("KDMV"), Buffer.alloc(508)]));
-    expect(errorOf(vmdk).toJSON()).toMatchObject({ code: "vmx.is-vmdk", file: vmdk });
+    expect((await errorOf(vmdk)).toJSON()).toMatchObject({ code: "vmx.is-vmdk", file: vmdk });
   });
 
-  it.skipIf(process.getuid?.() === 0)("names a file it may not read", () => {
+  it.skipIf(process.getuid?.() === 0)("names a file it may not read", async () => {
     const locked = write("locked.vmx", 'memsize = "64"\n');
     chmodSync(locked, 0o000);
-    expect(errorOf(locked).code).toBe("vmx.unreadable");
+    expect((await errorOf(locked)).code).toBe("vmx.unreadable");
   });
 });

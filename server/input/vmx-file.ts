@@ -1,5 +1,6 @@
-import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { FerryError } from "../errors";
+import { errnoError, type Input, type OpenFile } from "./input";
+import { localInput } from "./local";
 import { mapDatastorePath, type Confinement } from "../vmdk/confine";
 import { MAX_VMX_BYTES, readVmx, type ReadVmxResult } from "../vmx";
 
@@ -14,41 +15,38 @@ export interface OpenVmxOptions {
   datastores?: Confinement["datastores"];
 }
 
-export function readVmxBytes(path: string, options: OpenVmxOptions = {}): Uint8Array {
-  let fd: number;
+export async function readVmxBytes(path: string, options: OpenVmxOptions = {}, input: Input = localInput): Promise<Uint8Array> {
+  let file: OpenFile;
   try {
-    fd = openSync(path, constants.O_RDONLY | (options.noFollow ? constants.O_NOFOLLOW : 0) | constants.O_NONBLOCK);
+    if (options.noFollow) {
+      if ((await input.lstat(path)).type === "symlink") throw errnoError("ELOOP", "is a symbolic link", path);
+      file = await input.open(path);
+    } else {
+      file = await input.open(await input.realpath(path));
+    }
   } catch (e) {
-    throw openError(path, e as NodeJS.ErrnoException);
+    if (e instanceof FerryError) throw e;
+    throw openError(input.label(path), e as NodeJS.ErrnoException);
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) {
+    const st = file.stat;
+    if (st.type !== "file") {
       throw new FerryError({
         code: "vmx.not-a-file",
-        message: st.isDirectory() ? "is a folder, not a .vmx file" : "is not a regular file",
-        file: path,
-        hint: st.isDirectory() ? "give the .vmx file inside the guest's folder" : "give the guest's .vmx file",
+        message: st.type === "folder" ? "is a folder, not a .vmx file" : "is not a regular file",
+        file: input.label(path),
+        hint: st.type === "folder" ? "give the .vmx file inside the guest's folder" : "give the guest's .vmx file",
       });
     }
     // Read at most one byte past the limit: enough for the reader to refuse it, never the whole of a huge file.
-    const cap = Math.min(st.size, MAX_VMX_BYTES) + 1;
-    const buf = Buffer.alloc(cap);
-    let n = 0;
-    while (n < cap) {
-      const got = readSync(fd, buf, n, cap - n, null);
-      if (got === 0) break;
-      n += got;
-    }
-    return new Uint8Array(buf.buffer, buf.byteOffset, n);
+    return await file.read(0, Math.min(st.size, MAX_VMX_BYTES) + 1);
   } catch (e) {
     if (e instanceof FerryError) throw e;
-    throw openError(path, e as NodeJS.ErrnoException);
+    throw openError(input.label(path), e as NodeJS.ErrnoException);
   } finally {
-    closeSync(fd);
+    await file.close();
   }
 }
-
 function openError(path: string, e: NodeJS.ErrnoException): FerryError {
   switch (e.code) {
     case "ENOENT":
@@ -65,23 +63,31 @@ function openError(path: string, e: NodeJS.ErrnoException): FerryError {
   }
 }
 
-function isRegularFile(path: string): boolean {
+async function isRegularFile(input: Input, path: string): Promise<boolean> {
   try {
-    return statSync(path).isFile();
-  } catch {
+    return (await input.stat(path)).type === "file";
+  } catch (e) {
+    if (e instanceof FerryError) throw e;
     return false;
   }
 }
 
-/** Read and parse a .vmx from disk, checking which referenced files exist. */
-export function readVmxFile(path: string, options: OpenVmxOptions = {}): ReadVmxResult {
+/** Read and parse a .vmx from an input, checking which referenced files exist. */
+export async function readVmxFile(path: string, options: OpenVmxOptions = {}, input: Input = localInput): Promise<ReadVmxResult> {
   let bytes: Uint8Array;
   try {
-    bytes = readVmxBytes(path, options);
+    bytes = await readVmxBytes(path, options, input);
   } catch (e) {
     if (e instanceof FerryError) return { ok: false, error: e };
     throw e;
   }
   const datastores = options.datastores ?? [];
-  return readVmx(bytes, { vmxPath: path, exists: (p) => isRegularFile(p.startsWith("/") ? mapDatastorePath(p, datastores) : p) });
+  const local = (p: string) => (p.startsWith("/") ? mapDatastorePath(p, datastores) : p);
+  // The reader is pure and asks synchronously: read once to learn the names, stat them, read again.
+  const first = readVmx(bytes, { vmxPath: path });
+  if (!first.ok) return first;
+  const names = [...first.vm.disks.map((d) => d.path), ...first.vm.cdroms.map((c) => c.path)].filter((p): p is string => !!p);
+  const found = new Map<string, boolean>();
+  for (const n of new Set(names)) found.set(n, await isRegularFile(input, local(n)));
+  return readVmx(bytes, { vmxPath: path, exists: (p) => found.get(p) ?? false });
 }

@@ -5,7 +5,8 @@ import { inspectGuest } from "../input/inspect-guest";
 import { plannedOutputs } from "../output";
 import { runPipeline, type PipelineEvent } from "../pipeline";
 import { planTarget } from "../plan";
-import { findOutput, findShare, resolveInShare, type FerryConfig } from "../shares";
+import { findOutput, findShare, openShareInput, resolveInShare, type FerryConfig } from "../shares";
+import type { Input } from "../input/input";
 import { jobBus } from "./bus";
 import { planOptionsFor, type Job } from "./job";
 import type { JobStore } from "./store";
@@ -136,12 +137,14 @@ export class Worker {
     const emit = (e: PipelineEvent) => this.emit(job.id, e);
     let pipelineStarted = false;
     const overlays = this.overlayDir(job.id);
+    let source: Input | null = null;
     try {
       emit({ type: "log", t: 0, message: `job started: ${job.share}:${job.relPath}` });
       const share = findShare(this.o.config, job.share);
       const target = findOutput(this.o.config, job.options.target);
-      const vmx = resolveInShare(share, job.relPath);
-      const vm = inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true });
+      source = await openShareInput(share);
+      const vmx = await resolveInShare(share, job.relPath, source);
+      const vm = await inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true, input: source });
       const plan = planTarget(vm, planOptionsFor(job.options, target.path, job.copyOnly));
       this.o.store.markRunning(job.id, { outputDir: target.path, planName: plan.name });
       mkdirSync(overlays, { recursive: true });
@@ -154,6 +157,7 @@ export class Worker {
         },
         signal: ac.signal,
         overlayDir: overlays,
+        input: source,
       });
       this.o.store.finish(job.id, "succeeded", { outputs: files });
     } catch (e) {
@@ -163,6 +167,7 @@ export class Worker {
       const state = !ac.signal.aborted ? "failed" : ac.signal.reason === SHUTDOWN ? "interrupted" : "cancelled";
       this.o.store.finish(job.id, state, { error: state === "interrupted" ? { code: "job.interrupted", message: "the worker was stopped while this job ran", file: null, line: null, hint: "retry the job" } : err });
     } finally {
+      await source?.close();
       rmSync(overlays, { recursive: true, force: true });
     }
   }

@@ -23,7 +23,7 @@ const plan = (over: Partial<TargetPlan> = {}): TargetPlan =>
     machine: "q35",
     uuid: "50115e16-9bdc-49d7-f171-53c4d7f91710",
     osinfo: "debian12",
-    disks: [{ sourceId: "scsi0:0", sourcePath: "/nas/web01/web01.vmdk", capacityBytes: 1 << 30, allocatedBytes: 0, dev: "sda", bus: "sata", targetName: "web01-sda", sourceFiles: ["/nas/web01/web01.vmdk"] }],
+    disks: [{ sourceId: "scsi0:0", sourcePath: "/nas/web01/web01.vmdk", capacityBytes: 1 << 30, allocatedBytes: 0, dev: "sda", bus: "sata", targetName: "web01-sda", sourceFiles: ["/nas/web01/web01.vmdk"], source: { uri: "/nas/web01/web01.vmdk", format: "vmdk" } }],
     cdroms: [{ sourceId: "ide1:0", dev: "sdb", bus: "sata" }],
     nics: [
       { sourceId: "ethernet0", mac: "00:50:56:00:00:01", model: "e1000e", network: { type: "network", name: "R&D <lab> 'west'" } },
@@ -63,7 +63,7 @@ describe("libvirt XML", () => {
       firmware: "bios",
       secureBoot: false,
       cdroms: [],
-      disks: [0, 1].map((i) => ({ sourceId: `scsi0:${i}`, sourcePath: `/nas/web01/web01_${i}.vmdk`, capacityBytes: 1 << 30, allocatedBytes: 0, dev: `vd${"ab"[i]}`, bus: "virtio" as const, targetName: `web01-vd${"ab"[i]}`, sourceFiles: [] })),
+      disks: [0, 1].map((i) => ({ sourceId: `scsi0:${i}`, sourcePath: `/nas/web01/web01_${i}.vmdk`, capacityBytes: 1 << 30, allocatedBytes: 0, dev: `vd${"ab"[i]}`, bus: "virtio" as const, targetName: `web01-vd${"ab"[i]}`, sourceFiles: [], source: { uri: `/nas/web01/web01_${i}.vmdk`, format: "vmdk" as const } })),
       nics: [{ sourceId: "ethernet0", mac: "00:50:56:00:00:01", model: "virtio", network: { type: "network", name: "default" } }],
       conversion: { devices: { sda: "vda", sdb: "vdb" }, nics: [{ sourceId: "ethernet0", mac: "00:50:56:00:00:01", vmwareName: "ens192", kvmName: "enp1s0" }] },
       bootCheck: true,

@@ -1,7 +1,7 @@
-import { statSync } from "node:fs";
 import type { Appliance, Converter } from "../convert";
 import type { ConversionReport, GuestInspection } from "../convert/guest";
 import { FerryError } from "../errors";
+import type { FileStat, Input } from "../input/input";
 import type { Output } from "../output";
 import type { TargetPlan } from "../plan";
 import type { PipelineEvent } from "./events";
@@ -19,13 +19,16 @@ export interface RunOptions {
   bootTimeoutMs?: number;
   /** Log every libguestfs call and the boot check's console (-v). */
   verbose?: boolean;
+  /** Where the source files are read from (default: this host). */
+  input?: Input;
 }
 
 /** What a source file looked like when the run opened it. */
 export interface FileState {
   size: number;
   mtimeMs: number;
-  ino: number;
+  /** `dev:ino` where the input knows it. */
+  id: string | null;
 }
 
 export interface Context {
@@ -39,6 +42,8 @@ export interface Context {
   emit: (e: PipelineEvent) => void;
   log: (message: string) => void;
   warn: (code: string, message: string) => void;
+  /** Where the source is read from. */
+  input: Input;
   sources: Map<string, FileState>;
   overlayRoot: string | null;
   overlays: string[];
@@ -55,13 +60,15 @@ export interface Stage {
   run: (ctx: Context) => Promise<string | void> | string | void;
 }
 
-export function fileState(path: string): FileState | null {
+export async function fileState(input: Input, path: string): Promise<FileState | null> {
+  let s: FileStat;
   try {
-    const s = statSync(path);
-    return { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
-  } catch {
+    s = await input.stat(path);
+  } catch (e) {
+    if (e instanceof FerryError) throw e;
     return null;
   }
+  return { size: s.size, mtimeMs: s.mtimeMs, id: s.id };
 }
 
 /**
@@ -69,13 +76,13 @@ export function fileState(path: string): FileState | null {
  * end it reads zeros), so every source file is compared with its state at
  * the start, after each copy and before anything is committed.
  */
-export function checkSourcesUnchanged(ctx: Pick<Context, "sources">): void {
+export async function checkSourcesUnchanged(ctx: Pick<Context, "sources" | "input">): Promise<void> {
   for (const [path, before] of ctx.sources) {
-    const now = fileState(path);
+    const now = await fileState(ctx.input, path);
     if (!now) {
       throw new FerryError({ code: "source.vanished", message: "a source file disappeared or became unreadable during the copy", file: path, hint: "check the NAS share; then retry. The partial copy was removed." });
     }
-    if (now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ino !== before.ino) {
+    if (now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.id !== before.id) {
       throw new FerryError({ code: "source.changed", message: `a source file changed during the copy (size ${before.size} → ${now.size} bytes); the copy cannot be trusted`, file: path, hint: "make sure the guest is shut down on VMware and nothing writes to its folder; then retry" });
     }
   }

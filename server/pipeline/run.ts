@@ -1,5 +1,6 @@
 import { rmSync } from "node:fs";
 import { FerryError } from "../errors";
+import { localInput } from "../input/local";
 import type { TargetPlan } from "../plan";
 import { checkSourcesUnchanged, type Context, type RunOptions, type Stage } from "./context";
 import type { ResultFile } from "./events";
@@ -51,6 +52,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
     plan, options, signal: inner.signal, abort: () => inner.abort(), t, emit,
     log: (message) => emit({ type: "log", t: t(), message }),
     warn: (code, message) => emit({ type: "warning", t: t(), code, message }),
+    input: options.input ?? localInput,
     sources: new Map(), overlayRoot: null, overlays: [], output: null, appliance: null, guest: null, converter: null, conversion: null,
   };
   // A cancel mid-inspection or mid-conversion stops the appliance at once (its calls then fail).
@@ -59,8 +61,8 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
   let files: ResultFile[] = [];
   const finish: Stage = {
     name: "Finishing off",
-    run: () => {
-      checkSourcesUnchanged(ctx);
+    run: async () => {
+      await checkSourcesUnchanged(ctx);
       files = ctx.output!.commit();
     },
   };

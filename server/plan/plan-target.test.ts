@@ -12,7 +12,7 @@ function guest(lines: string[]): InspectedVm {
     diskFacts: r.vm.disks.map((d) => ({
       id: d.id,
       error: null,
-      facts: { file: d.path!, createType: "monolithicSparse", capacityBytes: 1 << 30, allocatedBytes: 1 << 20, allocationSource: "grain-tables", adapterType: "lsilogic", hardwareVersion: 14, chain: [], extents: [], files: [], locks: [], concerns: [] },
+      facts: { file: d.path!, createType: "monolithicSparse", capacityBytes: 1 << 30, allocatedBytes: 1 << 20, allocationSource: "grain-tables", adapterType: "lsilogic", hardwareVersion: 14, chain: [], extents: [], files: [], locks: [], concerns: [], source: { uri: d.path!, format: "vmdk" } },
     })),
   };
 }

@@ -134,6 +134,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
       bus,
       targetName: `${name}-${dev}`,
       sourceFiles: r.facts!.files.map((f) => f.path),
+      source: r.facts!.source,
     };
   });
   const cdroms = vm.cdroms.map((c, i) => {

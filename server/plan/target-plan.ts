@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DiskSource } from "../input/input";
 import { Concern } from "../types";
 
 /**
@@ -38,6 +39,8 @@ export const PlannedDisk = z.object({
   targetName: z.string(),
   /** Every file the disk's chain reads (descriptors and extents), watched for changes during the copy. */
   sourceFiles: z.array(z.string()),
+  /** What qemu-img reads, read-only, as the overlay's backing (the input builds it). */
+  source: DiskSource,
 });
 export type PlannedDisk = z.infer<typeof PlannedDisk>;
 

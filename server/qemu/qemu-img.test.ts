@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { convert, info, measure, ProgressParser, QUERY_LIMITS, qemuImgProcessesStarted, qemuImgSelfCheck, parseFormats, parseVersion, requireDrivers } from ".";
+import { safeBacking } from "./qemu-img";
+import { convert, createOverlay, info, measure, ProgressParser, QUERY_LIMITS, qemuImgProcessesStarted, qemuImgSelfCheck, parseFormats, parseVersion, requireDrivers } from ".";
 
 const dir = mkdtempSync(join(tmpdir(), "ferry-qemu-"));
 const disk = join(dir, "d.vmdk");
@@ -16,6 +17,26 @@ describe("qemu-img layer", () => {
     for (const p of ["d.vmdk", "nbd:127.0.0.1:1", "json:{}", `${dir}/../x.vmdk`, `${dir}/a\0b`]) {
       await expect(info(p, "vmdk")).rejects.toMatchObject({ code: "qemu.path" });
     }
+    expect(qemuImgProcessesStarted()).toBe(before);
+  });
+
+  it("takes as a backing only the json: ssh sources the SSH input builds, without starting a process", async () => {
+    const file = { driver: "ssh", server: { host: "esxi", port: "22" }, user: "root", path: "/vmfs/volumes/ds/g/g.vmdk", "host-key-check": { mode: "hash", type: "sha256", hash: "a".repeat(64) } };
+    const ok = [{ driver: "vmdk", backing: null, file }, { driver: "raw", offset: 0, size: 512, file }];
+    for (const j of ok) expect(safeBacking(`json:${JSON.stringify(j)}`)).toBe(`json:${JSON.stringify(j)}`);
+    const bad = [
+      "json:{",
+      `json:${JSON.stringify({ driver: "vmdk", file })}`, // a backing qemu would follow
+      `json:${JSON.stringify({ driver: "vmdk", backing: null, file: { ...file, driver: "nbd" } })}`,
+      `json:${JSON.stringify({ driver: "vmdk", backing: null, file: { ...file, "host-key-check": { mode: "none" } } })}`,
+      `json:${JSON.stringify({ driver: "vmdk", backing: null, file: { ...file, "host-key-check": { mode: "known_hosts" } } })}`,
+      `json:${JSON.stringify({ driver: "vmdk", backing: null, file: { ...file, path: "relative.vmdk" } })}`,
+      `json:${JSON.stringify({ driver: "vmdk", backing: null, file: { ...file, extra: 1 } })}`,
+      `json:${JSON.stringify({ driver: "raw", offset: "0", size: 512, file })}`,
+      `json:${JSON.stringify({ driver: "qcow2", backing: null, file })}`,
+    ];
+    const before = qemuImgProcessesStarted();
+    for (const b of bad) await expect(createOverlay(join(dir, "o.qcow2"), b, "vmdk")).rejects.toMatchObject({ code: "qemu.backing" });
     expect(qemuImgProcessesStarted()).toBe(before);
   });
 

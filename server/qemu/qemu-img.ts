@@ -50,6 +50,8 @@ function safeFormat(f: string): Format {
 
 export interface RunOptions {
   limits: Limits;
+  /** Added to qemu-img's environment (an ssh-agent socket for a remote source). */
+  env?: Record<string, string>;
   signal?: AbortSignal;
   onStdout?: (chunk: string) => void;
   /** Kill the process when this many ms pass without stdout output (convert's stall watchdog). */
@@ -77,7 +79,7 @@ export function runQemuImg(args: string[], options: RunOptions): Promise<RunResu
     started++;
     // setpriv --pdeathsig: if Ferry dies (even kill -9), qemu-img dies with it instead of writing on.
     const [command, ...argv] = HAS_SETPRIV ? ["setpriv", "--pdeathsig", "KILL", "--", "prlimit", ...prlimit] : ["prlimit", ...prlimit];
-    const child = spawn(command!, argv, { stdio: ["ignore", "pipe", "pipe"], env: QEMU_ENV });
+    const child = spawn(command!, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...QEMU_ENV, ...options.env } });
     options.onSpawn?.(child.pid ?? 0);
     let stdout = "";
     let stderr = "";
@@ -186,9 +188,9 @@ export interface Measure {
   fullyAllocated: number;
 }
 
-export async function measure(path: string, format: Format, outputFormat: Format, signal?: AbortSignal): Promise<Measure> {
+export async function measure(path: string, format: Format, outputFormat: Format, signal?: AbortSignal, env?: Record<string, string>): Promise<Measure> {
   const p = safePath(path);
-  const { stdout } = await runQemuImg(["measure", "-f", safeFormat(format), "-O", safeFormat(outputFormat), "--output=json", p], { limits: QUERY_LIMITS, signal, file: p });
+  const { stdout } = await runQemuImg(["measure", "-f", safeFormat(format), "-O", safeFormat(outputFormat), "--output=json", p], { limits: QUERY_LIMITS, signal, file: p, env });
   const m = JSON.parse(stdout) as { required: number; "fully-allocated": number };
   return { required: m.required, fullyAllocated: m["fully-allocated"] };
 }
@@ -198,10 +200,38 @@ export async function measure(path: string, format: Format, outputFormat: Format
  * overlay, and qemu opens the backing file read-only, so the source is
  * never written.
  */
-export async function createOverlay(overlay: string, backing: string, backingFormat: Format, signal?: AbortSignal): Promise<void> {
+export async function createOverlay(overlay: string, backing: string, backingFormat: Format, signal?: AbortSignal, env?: Record<string, string>): Promise<void> {
   const o = safePath(overlay);
-  const b = safePath(backing);
-  await runQemuImg(["create", "-q", "-f", "qcow2", "-b", b, "-F", safeFormat(backingFormat), o], { limits: QUERY_LIMITS, signal, file: b });
+  const b = safeBacking(backing);
+  await runQemuImg(["create", "-q", "-f", "qcow2", "-b", b, "-F", safeFormat(backingFormat), o], { limits: QUERY_LIMITS, signal, file: b.startsWith("json:") ? "the remote disk" : b, env });
+}
+
+/**
+ * A backing file: an absolute path, or a `json:` name of exactly the shape
+ * the SSH input builds (vmdk or raw over qemu's ssh driver, host key pinned
+ * by sha256, no backing of its own), nothing else qemu would accept.
+ */
+export function safeBacking(b: string): string {
+  if (!b.startsWith("json:")) return safePath(b);
+  const refuse = () => new FerryError({ code: "qemu.backing", message: "refusing a json: backing that Ferry did not build", file: null, hint: "only the SSH input's pinned ssh sources may reach qemu-img" });
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(b.slice(5)) as Record<string, unknown>;
+  } catch {
+    throw refuse();
+  }
+  const f = j["file"] as Record<string, unknown> | undefined;
+  const server = f?.["server"] as Record<string, unknown> | undefined;
+  const hkc = f?.["host-key-check"] as Record<string, unknown> | undefined;
+  const keysOk = (o: Record<string, unknown> | undefined, keys: string[]) => !!o && Object.keys(o).every((k) => keys.includes(k));
+  const ok =
+    (j["driver"] === "vmdk" ? keysOk(j, ["driver", "backing", "file"]) && j["backing"] === null : j["driver"] === "raw" && keysOk(j, ["driver", "offset", "size", "file"]) && Number.isSafeInteger(j["offset"]) && Number.isSafeInteger(j["size"])) &&
+    keysOk(f, ["driver", "server", "user", "path", "host-key-check"]) && f!["driver"] === "ssh" &&
+    typeof f!["path"] === "string" && (f!["path"] as string).startsWith("/") && !(f!["path"] as string).includes("\0") &&
+    keysOk(server, ["host", "port"]) && typeof server!["host"] === "string" && /^\d+$/.test(String(server!["port"])) &&
+    keysOk(hkc, ["mode", "type", "hash"]) && hkc!["mode"] === "hash" && hkc!["type"] === "sha256" && /^[0-9a-f]{64}$/.test(String(hkc!["hash"]));
+  if (!ok) throw refuse();
+  return b;
 }
 
 export interface ConvertOptions {
@@ -217,6 +247,7 @@ export interface ConvertOptions {
   stallMs?: number;
   /** Bytes per second, read from the source at most. */
   rateLimit?: number | null;
+  env?: Record<string, string>;
 }
 
 /** Sparse copy: zeroes and unallocated areas are not written. */
@@ -234,6 +265,7 @@ export async function convert(o: ConvertOptions): Promise<void> {
     signal: o.signal,
     stallMs: o.stallMs ?? 300_000,
     file: src,
+    env: o.env,
     onStdout: (c) => {
       for (const pct of parser.push(c)) o.onProgress?.(pct);
     },

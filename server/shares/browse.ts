@@ -1,8 +1,9 @@
-import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { posix } from "node:path";
 import { z } from "zod";
 import { FerryError } from "../errors";
 import { isInside } from "../host-fs";
+import type { Input } from "../input/input";
+import { localInput } from "../input/local";
 import type { Share } from "./config";
 import { resolveInShare, shareRoot } from "./paths";
 
@@ -33,34 +34,34 @@ function kindOf(name: string, isDir: boolean): z.infer<typeof BrowseEntry>["kind
 }
 
 /** One folder of a share: folders first, then files, by name. Symlinks leading out are hidden. */
-export function browse(share: Share, relPath: string): Listing {
-  const p = resolveInShare(share, relPath);
-  if (!statSync(p.abs).isDirectory()) {
+export async function browse(share: Share, relPath: string, input: Input = localInput): Promise<Listing> {
+  const p = await resolveInShare(share, relPath, input);
+  if ((await input.stat(p.abs)).type !== "folder") {
     throw new FerryError({ code: "share.path.not-folder", message: `"${relPath}" is not a folder`, file: null, hint: "browse folders; open .vmx files with the preview" });
   }
-  const root = shareRoot(share);
+  const root = await shareRoot(share, input);
   let hidden = 0;
   const entries: Listing["entries"] = [];
-  const names = readdirSync(p.abs, { withFileTypes: true });
-  for (const d of names) {
-    if (entries.length >= MAX_ENTRIES) break;
-    const full = join(p.abs, d.name);
+  const names = await input.readdir(p.abs, MAX_ENTRIES + 1);
+  for (const d of names.slice(0, MAX_ENTRIES)) {
+    const full = posix.join(p.abs, d.name);
     try {
-      let st = lstatSync(full);
-      if (st.isSymbolicLink()) {
-        const real = realpathSync(full);
+      let st = d.type === "symlink" || d.size === null ? await input.lstat(full) : { type: d.type, size: d.size, mtimeMs: d.mtimeMs ?? 0 };
+      if (st.type === "symlink") {
+        const real = await input.realpath(full);
         if (!isInside(root, real)) {
           hidden++;
           continue;
         }
-        st = statSync(real);
+        st = await input.stat(real);
       }
-      if (!st.isDirectory() && !st.isFile()) {
+      if (st.type !== "folder" && st.type !== "file") {
         hidden++;
         continue;
       }
-      entries.push({ name: d.name, kind: kindOf(d.name, st.isDirectory()), bytes: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs });
-    } catch {
+      entries.push({ name: d.name, kind: kindOf(d.name, st.type === "folder"), bytes: st.type === "file" ? st.size : 0, mtimeMs: st.mtimeMs });
+    } catch (e) {
+      if (e instanceof FerryError && e.code.startsWith("ssh.")) throw e;
       hidden++;
     }
   }

@@ -13,13 +13,32 @@ import { TrustedProxy } from "../auth/client-address";
 
 const absolute = z.string().refine((p) => isAbsolute(p), "must be an absolute path");
 
-export const Share = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, "letters, digits, space, '.', '_' and '-'"),
-  path: absolute,
-  readOnly: z.boolean().default(true),
-  /** ESXi datastore paths in VMX files, mapped onto this host: `/vmfs/volumes/ds1` → `/mnt/ds1`. */
-  datastores: z.array(z.object({ prefix: z.string().startsWith("/"), path: absolute })).default([]),
+/** An SSH server holding the share's files (an ESXi host): read over SFTP and qemu's ssh driver. */
+export const SshShare = z.object({
+  host: z.string().regex(/^[A-Za-z0-9.:_-]+$/, "a host name or address"),
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z.string().regex(/^[A-Za-z0-9._][A-Za-z0-9._-]*$/, "a user name").default("root"),
+  /** Private key to log in with; without it, the keys in ssh-agent (SSH_AUTH_SOCK). */
+  identityFile: absolute.nullable().default(null),
+  /** Host keys to trust; the wizard adds a key here when an admin accepts it. */
+  knownHosts: absolute,
 });
+export type SshShare = z.infer<typeof SshShare>;
+
+export const Share = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, "letters, digits, space, '.', '_' and '-'"),
+    /** `local`: a folder on this host (a mounted NAS); `ssh`: a folder on an SSH server. */
+    kind: z.enum(["local", "ssh"]).optional(),
+    /** The share's root: a local folder, or a folder on the SSH server (`/vmfs/volumes/datastore1`). */
+    path: absolute,
+    readOnly: z.boolean().default(true),
+    /** ESXi datastore paths in VMX files, mapped onto this host: `/vmfs/volumes/ds1` → `/mnt/ds1`. */
+    datastores: z.array(z.object({ prefix: z.string().startsWith("/"), path: absolute })).default([]),
+    ssh: SshShare.optional(),
+  })
+  .refine((s) => (s.kind === "ssh") === (s.ssh !== undefined), { message: "a share of kind ssh needs an ssh block (host, port, user, identityFile, knownHosts), and only it", path: ["ssh"] })
+  .refine((s) => s.kind !== "ssh" || s.datastores.length === 0, { message: "datastores map ESXi paths to local folders; an ssh share reads them on the server", path: ["datastores"] });
 export type Share = z.infer<typeof Share>;
 
 export const OutputTarget = z.object({

@@ -1,7 +1,8 @@
-import { realpathSync } from "node:fs";
-import { isAbsolute, join, relative } from "node:path";
+import { isAbsolute, posix } from "node:path";
 import { FerryError } from "../errors";
 import { isInside } from "../host-fs";
+import type { Input } from "../input/input";
+import { localInput } from "../input/local";
 import type { Share } from "./config";
 
 /**
@@ -19,27 +20,31 @@ function refuse(code: string, relPath: string, why: string): FerryError {
   return new FerryError({ code, message: `"${relPath}" ${why}`, file: null, hint: "paths are relative to the share and stay inside it" });
 }
 
-export function shareRoot(share: Share): string {
+export async function shareRoot(share: Share, input: Input = localInput): Promise<string> {
   try {
-    return realpathSync(share.path);
-  } catch {
-    throw new FerryError({ code: "share.unavailable", message: `share "${share.name}" is not available`, file: share.path, hint: "check that the NAS share is mounted" });
+    return await input.realpath(share.path);
+  } catch (e) {
+    if (e instanceof FerryError) throw e;
+    throw new FerryError({ code: "share.unavailable", message: `share "${share.name}" is not available`, file: input.label(share.path), hint: "check that the NAS share is mounted (for an ssh share: that its path exists on the server)" });
   }
 }
 
-export function resolveInShare(share: Share, relPath: string): SharePath {
+export async function resolveInShare(share: Share, relPath: string, input: Input = localInput): Promise<SharePath> {
   if (relPath.includes("\0")) throw refuse("share.path.nul", relPath.replace(/\0/g, "\\0"), "contains a NUL byte");
   if (relPath.startsWith("/") || isAbsolute(relPath)) throw refuse("share.path.absolute", relPath, "is absolute");
   const parts = relPath.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) throw refuse("share.path.parent", relPath, "climbs out with ..");
-  const root = shareRoot(share);
-  const target = join(/*turbopackIgnore: true*/ root, ...parts);
+  const root = await shareRoot(share, input);
+  const target = posix.join(root, ...parts);
   let real: string;
   try {
-    real = realpathSync(target);
-  } catch {
+    real = await input.realpath(target);
+    // OpenSSH's realpath accepts a missing last component: ask for the file itself too.
+    await input.lstat(real);
+  } catch (e) {
+    if (e instanceof FerryError) throw e;
     throw new FerryError({ code: "share.path.missing", message: `"${relPath}" does not exist in share "${share.name}"`, file: null, hint: "it may have been moved or deleted; browse again" });
   }
   if (!isInside(root, real)) throw refuse("share.path.outside", relPath, "leads outside the share (a symbolic link)");
-  return { abs: real, rel: relative(root, real) };
+  return { abs: real, rel: posix.relative(root, real) };
 }

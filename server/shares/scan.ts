@@ -1,7 +1,8 @@
-import { readdirSync, statSync, type Dirent } from "node:fs";
-import { join, relative } from "node:path";
+import { posix } from "node:path";
 import { z } from "zod";
 import { FerryError } from "../errors";
+import type { DirEntry, Input } from "../input/input";
+import { localInput } from "../input/local";
 import { readVmxBytes } from "../input/vmx-file";
 import { readVmx } from "../vmx";
 import type { Share } from "./config";
@@ -45,30 +46,34 @@ export interface ScanOptions {
   maxDepth?: number;
   maxFolders?: number;
   signal?: AbortSignal;
+  /** Where the share's files are (default: this host). */
+  input?: Input;
 }
 
-function describeVm(root: string, dir: string, vmxName: string, siblings: Dirent[]): FoundVm {
-  const path = join(dir, vmxName);
-  const relPath = relative(root, path);
+async function describeVm(input: Input, root: string, dir: string, vmxName: string, siblings: DirEntry[]): Promise<FoundVm> {
+  const path = posix.join(dir, vmxName);
+  const relPath = posix.relative(root, path);
   const base: Omit<FoundVm, "name" | "guestOS" | "family" | "diskCount" | "criticalConcerns" | "error"> = {
     relPath,
     totalBytes: 0,
     inUse: siblings.some((d) => d.name.endsWith(".lck") || d.name.startsWith(".lck-")),
   };
   for (const d of siblings) {
-    if (d.isFile() && /\.vmdk$/i.test(d.name)) {
+    if (d.type === "file" && /\.vmdk$/i.test(d.name)) {
       try {
-        base.totalBytes += statSync(join(dir, d.name)).size;
-      } catch {
+        base.totalBytes += d.size ?? (await input.lstat(posix.join(dir, d.name))).size;
+      } catch (e) {
+        if (e instanceof FerryError) throw e;
         /* vanished while scanning */
       }
     }
   }
   try {
-    const r = readVmx(readVmxBytes(path, { noFollow: true }), { vmxPath: path });
+    const r = readVmx(await readVmxBytes(path, { noFollow: true }, input), { vmxPath: path });
     if (!r.ok) throw r.error;
     return { ...base, name: r.vm.name, guestOS: r.vm.guestOS.id, family: r.vm.guestOS.family, diskCount: r.vm.disks.length, criticalConcerns: r.vm.concerns.filter((c) => c.severity === "critical").length, error: null };
   } catch (e) {
+    if (e instanceof FerryError && e.code.startsWith("ssh.")) throw e;
     const message = e instanceof FerryError ? e.describe() : (e as Error).message;
     return { ...base, name: vmxName.replace(/\.vmx$/i, ""), guestOS: null, family: "unknown", diskCount: 0, criticalConcerns: 0, error: message };
   }
@@ -78,8 +83,9 @@ export async function* scanShare(share: Share, relPath: string, options: ScanOpt
   const started = performance.now();
   const maxDepth = options.maxDepth ?? 32;
   const maxFolders = options.maxFolders ?? 500_000;
-  const start = resolveInShare(share, relPath);
-  const root = resolveInShare(share, "").abs;
+  const input = options.input ?? localInput;
+  const start = await resolveInShare(share, relPath, input);
+  const root = (await resolveInShare(share, "", input)).abs;
   const stack: { dir: string; depth: number }[] = [{ dir: start.abs, depth: 0 }];
   let folders = 0;
   let vms = 0;
@@ -89,29 +95,30 @@ export async function* scanShare(share: Share, relPath: string, options: ScanOpt
     if (options.signal?.aborted) return;
     if (folders >= maxFolders) {
       truncated = true;
-      yield { type: "note", path: relative(root, stack[stack.length - 1]!.dir), message: `stopped after ${maxFolders} folders` };
+      yield { type: "note", path: posix.relative(root, stack[stack.length - 1]!.dir), message: `stopped after ${maxFolders} folders` };
       break;
     }
     const { dir, depth } = stack.pop()!;
     folders++;
-    let entries: Dirent[];
+    let entries: DirEntry[];
     try {
-      entries = readdirSync(dir, { withFileTypes: true });
+      entries = await input.readdir(dir);
     } catch (e) {
-      yield { type: "note", path: relative(root, dir), message: `skipped: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      if (e instanceof FerryError) throw e;
+      yield { type: "note", path: posix.relative(root, dir), message: `skipped: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
       continue;
     }
     for (const d of entries) {
-      if (d.isDirectory()) {
+      if (d.type === "folder") {
         if (SKIP.has(d.name)) continue;
         if (depth + 1 > maxDepth) {
           truncated = true;
           continue;
         }
-        stack.push({ dir: join(dir, d.name), depth: depth + 1 });
-      } else if (d.isFile() && d.name.length > 4 && d.name.slice(-4).toLowerCase() === ".vmx") {
+        stack.push({ dir: posix.join(dir, d.name), depth: depth + 1 });
+      } else if (d.type === "file" && d.name.length > 4 && d.name.slice(-4).toLowerCase() === ".vmx") {
         vms++;
-        yield { type: "vm", vm: describeVm(root, dir, d.name, entries) };
+        yield { type: "vm", vm: await describeVm(input, root, dir, d.name, entries) };
       }
     }
     // Let the event loop breathe (and the client receive) on big trees.

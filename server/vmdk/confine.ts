@@ -1,7 +1,8 @@
-import { realpathSync, statSync, type Stats } from "node:fs";
-import { join, posix, resolve } from "node:path";
+import { posix } from "node:path";
 import { FerryError } from "../errors";
 import { isInside } from "../host-fs";
+import type { FileStat, Input } from "../input/input";
+import { localInput } from "../input/local";
 
 /**
  * Where a disk's files may live. A share is untrusted: a descriptor can name
@@ -9,22 +10,25 @@ import { isInside } from "../host-fs";
  * checked as text, then resolved with realpath and kept inside the roots.
  */
 export interface Confinement {
+  /** Where the files are read from (this host, or an SSH server). */
+  input: Input;
   /** Folders disk files may be in (realpaths): the guest's folder and mapped datastores. */
   roots: string[];
   /** ESXi paths mapped to local folders: `/vmfs/volumes/datastore1` → `/nas/ds1`. */
   datastores: { prefix: string; path: string }[];
 }
 
-export function confinement(guestDir: string, datastores: Confinement["datastores"] = []): Confinement {
-  const real = (p: string) => {
+export async function confinement(guestDir: string, datastores: Confinement["datastores"] = [], input: Input = localInput): Promise<Confinement> {
+  const real = async (p: string) => {
     try {
-      return realpathSync(p);
+      return await input.realpath(p);
     } catch {
-      return resolve(p);
+      return posix.resolve(p);
     }
   };
   return {
-    roots: [real(guestDir), ...datastores.map((d) => real(d.path))],
+    input,
+    roots: [await real(guestDir), ...(await Promise.all(datastores.map((d) => real(d.path))))],
     datastores: datastores.map((d) => ({ prefix: d.prefix.replace(/\/+$/, ""), path: d.path })),
   };
 }
@@ -32,7 +36,7 @@ export function confinement(guestDir: string, datastores: Confinement["datastore
 /** An ESXi path (`/vmfs/volumes/DS/...`) on the mapped local folder; other paths unchanged. */
 export function mapDatastorePath(p: string, datastores: Confinement["datastores"]): string {
   const ds = datastores.find((d) => p === d.prefix || p.startsWith(d.prefix + "/"));
-  return ds ? join(ds.path, p.slice(ds.prefix.length)) : posix.normalize(p);
+  return ds ? posix.join(ds.path, p.slice(ds.prefix.length)) : posix.normalize(p);
 }
 
 export interface Where {
@@ -57,17 +61,20 @@ export function checkName(name: string, where: Where, what: string): void {
 export interface ConfinedFile {
   /** realpath */
   path: string;
-  stat: Stats;
+  stat: FileStat;
 }
 
 /** Resolve a name from a descriptor (relative to `baseDir`) to a regular file inside the roots. */
-export function resolveConfined(name: string, baseDir: string, c: Confinement, where: Where, what: string): ConfinedFile {
+export async function resolveConfined(name: string, baseDir: string, c: Confinement, where: Where, what: string): Promise<ConfinedFile> {
   checkName(name, where, what);
-  const target = name.startsWith("/") ? mapDatastorePath(name, c.datastores) : join(baseDir, name);
+  const target = name.startsWith("/") ? mapDatastorePath(name, c.datastores) : posix.join(baseDir, name);
   let real: string;
+  let stat: FileStat;
   try {
-    real = realpathSync(target);
+    real = await c.input.realpath(target);
+    stat = await c.input.stat(real);
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new FerryError({
       code: code === "ENOENT" || code === "ENOTDIR" ? "vmdk.missing" : "vmdk.unreadable",
@@ -80,15 +87,14 @@ export function resolveConfined(name: string, baseDir: string, c: Confinement, w
   if (!c.roots.some((r) => isInside(r, real))) {
     throw new FerryError({
       code: "vmdk.path.outside",
-      message: `${what} "${name}" ${real !== resolve(target) ? "is a symbolic link that leads" : "lies"} outside the guest's folder (${real})`,
+      message: `${what} "${name}" ${real !== posix.resolve(target) ? "is a symbolic link that leads" : "lies"} outside the guest's folder (${real})`,
       file: where.file,
       line: where.line ?? null,
       hint: "Ferry reads only files inside the guest's folder or a mapped datastore",
     });
   }
-  const stat = statSync(real);
-  if (!stat.isFile()) {
-    const kind = stat.isFIFO() ? "a FIFO" : stat.isDirectory() ? "a folder" : stat.isBlockDevice() || stat.isCharacterDevice() ? "a device" : "not a regular file";
+  if (stat.type !== "file") {
+    const kind = stat.type === "fifo" ? "a FIFO" : stat.type === "folder" ? "a folder" : stat.type === "device" ? "a device" : "not a regular file";
     throw new FerryError({ code: "vmdk.path.not-file", message: `${what} "${name}" is ${kind}, not a regular file`, file: where.file, line: where.line ?? null, hint: "disk files must be regular files" });
   }
   return { path: real, stat };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DiskSource } from "../input/input";
 import { Concern } from "../types";
 
 /** DiskFacts: everything Ferry knows about one disk before it copies a byte. */
@@ -53,5 +54,7 @@ export const DiskFacts = z.object({
   /** VMware lock files found beside the disk: the VM may be running. */
   locks: z.array(z.string()),
   concerns: z.array(Concern),
+  /** What qemu-img reads the disk from, read-only: the validated descriptor's path, or a remote source the input built. */
+  source: DiskSource,
 });
 export type DiskFacts = z.infer<typeof DiskFacts>;

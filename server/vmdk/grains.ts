@@ -6,7 +6,7 @@ import { GD_AT_END, SECTOR } from "./sparse-header";
  * through `read` (offset, length → bytes) so this stays testable; every
  * offset is checked against the file size first.
  */
-export type ReadAt = (offset: number, length: number) => Uint8Array;
+export type ReadAt = (offset: number, length: number) => Promise<Uint8Array> | Uint8Array;
 
 export interface Allocation {
   bytes: number;
@@ -20,7 +20,7 @@ function estimate(fileSize: number, overheadBytes: number, capacityBytes: number
   return { bytes: Math.max(0, Math.min(capacityBytes, fileSize - overheadBytes)), source: "estimate" };
 }
 
-export function kdmvAllocation(h: KdmvHeader, fileSize: number, read: ReadAt): Allocation {
+export async function kdmvAllocation(h: KdmvHeader, fileSize: number, read: ReadAt): Promise<Allocation> {
   const capacityBytes = h.capacitySectors * SECTOR;
   const overheadBytes = h.overheadSectors * SECTOR;
   // Grains live after the metadata: nothing past it means nothing allocated.
@@ -29,7 +29,7 @@ export function kdmvAllocation(h: KdmvHeader, fileSize: number, read: ReadAt): A
   if (gdOffset === GD_AT_END) {
     // streamOptimized: the real header is the footer, 1024 bytes before the end.
     if (fileSize < 1536) return estimate(fileSize, overheadBytes, capacityBytes);
-    const footer = read(fileSize - 1024, SECTOR);
+    const footer = await read(fileSize - 1024, SECTOR);
     if (footer.byteLength < SECTOR || Buffer.from(footer.subarray(0, 4)).toString("latin1") !== "KDMV") {
       return estimate(fileSize, overheadBytes, capacityBytes);
     }
@@ -43,25 +43,25 @@ export function kdmvAllocation(h: KdmvHeader, fileSize: number, read: ReadAt): A
   if (gdOffset > BigInt(Number.MAX_SAFE_INTEGER) || gdAt + gdBytes > fileSize || tables * tableBytes > MAX_TABLE_BYTES) {
     return estimate(fileSize, overheadBytes, capacityBytes);
   }
-  const gd = read(gdAt, gdBytes);
+  const gd = await read(gdAt, gdBytes);
   const gdView = new DataView(gd.buffer, gd.byteOffset, gd.byteLength);
   const offsets: number[] = [];
   for (let i = 0; i < tables; i++) offsets.push(gdView.getUint32(i * 4, true) * SECTOR);
-  const grains = countEntries(offsets, tableBytes, fileSize, read, 1);
+  const grains = await countEntries(offsets, tableBytes, fileSize, read, 1);
   if (grains === null) return estimate(fileSize, overheadBytes, capacityBytes);
   return { bytes: Math.min(capacityBytes, grains * h.grainSectors * SECTOR), source: "grain-tables" };
 }
 
-export function cowdAllocation(h: CowdHeader, fileSize: number, read: ReadAt): Allocation | null {
+export async function cowdAllocation(h: CowdHeader, fileSize: number, read: ReadAt): Promise<Allocation | null> {
   const capacityBytes = h.capacitySectors * SECTOR;
   const gdAt = h.gdOffset * SECTOR;
   const tableBytes = 4096 * 4;
   if (h.grainSectors === 0 || gdAt + h.gdEntries * 4 > fileSize || h.gdEntries * tableBytes > MAX_TABLE_BYTES) return null;
-  const gd = read(gdAt, h.gdEntries * 4);
+  const gd = await read(gdAt, h.gdEntries * 4);
   const view = new DataView(gd.buffer, gd.byteOffset, gd.byteLength);
   const offsets: number[] = [];
   for (let i = 0; i < h.gdEntries; i++) offsets.push(view.getUint32(i * 4, true) * SECTOR);
-  const grains = countEntries(offsets, tableBytes, fileSize, read, 0);
+  const grains = await countEntries(offsets, tableBytes, fileSize, read, 0);
   if (grains === null) return null;
   return { bytes: Math.min(capacityBytes, grains * h.grainSectors * SECTOR), source: "grain-tables" };
 }
@@ -71,7 +71,7 @@ export function cowdAllocation(h: CowdHeader, fileSize: number, read: ReadAt): A
  * marks a zeroed grain, which holds no data). Consecutive tables are read
  * in one go. Null when a table lies outside the file.
  */
-function countEntries(offsets: number[], tableBytes: number, fileSize: number, read: ReadAt, emptyAtMost: number): number | null {
+async function countEntries(offsets: number[], tableBytes: number, fileSize: number, read: ReadAt, emptyAtMost: number): Promise<number | null> {
   let count = 0;
   let i = 0;
   while (i < offsets.length) {
@@ -83,7 +83,7 @@ function countEntries(offsets: number[], tableBytes: number, fileSize: number, r
     let n = 1;
     while (i + n < offsets.length && offsets[i + n] === start + n * tableBytes && n * tableBytes < 4 * 1024 * 1024) n++;
     if (start + n * tableBytes > fileSize) return null;
-    const buf = read(start, n * tableBytes);
+    const buf = await read(start, n * tableBytes);
     if (buf.byteLength < n * tableBytes) return null;
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     for (let k = 0; k < buf.byteLength; k += 4) if (view.getUint32(k, true) > emptyAtMost) count++;

@@ -26,7 +26,7 @@ export async function run(vmx: string, options: Partial<PlanOptions> & { outputD
   const events: PipelineEvent[] = [];
   let error: Error | null = null;
   try {
-    const plan = planTarget(inspectGuest(vmx), options);
+    const plan = planTarget(await inspectGuest(vmx), options);
     await runPipeline(plan, { emit: (e) => events.push(e), bootTimeoutMs });
   } catch (e) {
     error = e as Error;

@@ -76,7 +76,7 @@ describe("refusals", () => {
     const ac = new AbortController();
     const events: PipelineEvent[] = [];
     const started = Date.now();
-    const plan = planTarget(inspectGuest(noKernel), { outputDir: out });
+    const plan = planTarget(await inspectGuest(noKernel), { outputDir: out });
     const err = await runPipeline(plan, {
       signal: ac.signal,
       overlayDir: overlays,

@@ -64,7 +64,7 @@ describe("the UEFI guest (GPT, ESP without a fallback loader, netplan)", () => {
 
   it("boots with Secure Boot on as uefi-sb.vmx plans it: OVMF's Secure Boot build, Microsoft's keys, Debian's signed shim, grub and kernel", async () => {
     const sbVmx = guest.vmxs.find((v) => v.endsWith("uefi-sb.vmx"))!;
-    const plan = planTarget(inspectGuest(sbVmx), { outputDir: out });
+    const plan = planTarget(await inspectGuest(sbVmx), { outputDir: out });
     expect(plan).toMatchObject({ firmware: "uefi", secureBoot: true });
     // The converted disk with the variables the output writes for a Secure Boot plan.
     const vars = join(out, "uefi-sb_VARS.fd");

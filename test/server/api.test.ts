@@ -91,7 +91,7 @@ function events(id: string, lastEventId: string | null, take = Infinity): Promis
 
 describe("API", () => {
   it("lists shares, browses, scans and previews", async () => {
-    expect(await client.shares.list.query()).toEqual([{ name: "nas", path: share, readOnly: true }]);
+    expect(await client.shares.list.query()).toEqual([{ name: "nas", path: share, readOnly: true, kind: "local", host: null }]);
     const l = await client.shares.browse.query({ share: "nas", relPath: "prod/api01" });
     expect(l.entries.map((e) => e.name)).toEqual(["api01.vmdk", "api01.vmx", "api01_1.vmdk"]);
     const found: string[] = await new Promise((resolve, reject) => {

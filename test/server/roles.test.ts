@@ -23,6 +23,8 @@ const POLICY: Record<string, "public" | "viewer" | "operator" | "admin"> = {
   "shares.list": "viewer",
   "shares.browse": "viewer",
   "shares.scan": "viewer",
+  "shares.hostKey": "viewer",
+  "shares.acceptHostKey": "admin",
   "vm.preview": "viewer",
   "jobs.create": "operator",
   "jobs.list": "viewer",

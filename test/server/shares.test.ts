@@ -37,36 +37,36 @@ describe("share paths", () => {
     [sharePath, "share.path.absolute"],
     ["guests\0/x", "share.path.nul"],
     ["nothing/here", "share.path.missing"],
-  ])("refuses %j", (rel, code) => {
-    expect(() => resolveInShare(share, rel)).toThrow(expect.objectContaining({ code }));
+  ])("refuses %j", async (rel, code) => {
+    await expect(resolveInShare(share, rel)).rejects.toThrow(expect.objectContaining({ code }));
   });
 
-  it("allows a symlink that stays inside the share", () => {
-    expect(resolveInShare(share, "inside-link/web01.vmx").rel).toBe("guests/web01/web01.vmx");
-    expect(resolveInShare(share, "./guests//web01/").rel).toBe("guests/web01");
+  it("allows a symlink that stays inside the share", async () => {
+    expect((await resolveInShare(share, "inside-link/web01.vmx")).rel).toBe("guests/web01/web01.vmx");
+    expect((await resolveInShare(share, "./guests//web01/")).rel).toBe("guests/web01");
   });
 
-  it("says so when the share itself is not mounted", () => {
-    expect(() => resolveInShare({ ...share, path: join(root, "unmounted") }, "")).toThrow(expect.objectContaining({ code: "share.unavailable" }));
+  it("says so when the share itself is not mounted", async () => {
+    await expect(resolveInShare({ ...share, path: join(root, "unmounted") }, "")).rejects.toThrow(expect.objectContaining({ code: "share.unavailable" }));
   });
 });
 
 describe("browse", () => {
-  it("lists folders first, hides links leading out", () => {
-    const l = browse(share, "");
+  it("lists folders first, hides links leading out", async () => {
+    const l = await browse(share, "");
     expect(l.entries.map((e) => [e.name, e.kind])).toEqual([
       [".snapshot", "folder"],
       ["guests", "folder"],
       ["inside-link", "folder"],
     ]);
     expect(l.hidden).toBe(1);
-    const g = browse(share, "guests/web01");
+    const g = await browse(share, "guests/web01");
     expect(g.entries.map((e) => [e.name, e.kind])).toEqual([["web01.vmdk", "vmdk"], ["web01.vmx", "vmx"]]);
-    expect(browse(share, "guests").hidden).toBe(1);
+    expect((await browse(share, "guests")).hidden).toBe(1);
   });
 
-  it("refuses a file as a folder", () => {
-    expect(() => browse(share, "guests/web01/web01.vmx")).toThrow(expect.objectContaining({ code: "share.path.not-folder" }));
+  it("refuses a file as a folder", async () => {
+    await expect(browse(share, "guests/web01/web01.vmx")).rejects.toThrow(expect.objectContaining({ code: "share.path.not-folder" }));
   });
 });
 

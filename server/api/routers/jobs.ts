@@ -3,7 +3,7 @@ import { tracked, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { Job, JobOptions, JobState, jobBus } from "../../jobs";
 import { PipelineEvent } from "../../pipeline/events";
-import { findOutput, findShare, resolveInShare } from "../../shares";
+import { findOutput, findShare, resolveInShare, withShareInput } from "../../shares";
 import { openStream, operatorProcedure, router, viewerProcedure } from "../trpc";
 
 const Id = z.string().uuid();
@@ -19,18 +19,19 @@ export const jobsRouter = router({
   create: operatorProcedure
     .input(z.object({ guests: z.array(z.object({ share: z.string().min(1).max(64), relPath: z.string().min(1).max(4096) })).min(1).max(200), options: JobOptions }))
     .output(z.object({ jobs: z.array(Job) }))
-    .mutation(({ ctx, input }) => {
+    .mutation(async ({ ctx, input }) => {
       const { store, config, worker } = ctx.ferry;
       findOutput(config, input.options.target);
       // Check every guest before queuing any.
-      const guests = input.guests.map((g) => {
+      const guests: { share: string; relPath: string }[] = [];
+      for (const g of input.guests) {
         const share = findShare(config, g.share);
-        const p = resolveInShare(share, g.relPath);
+        const p = await withShareInput(share, (source) => resolveInShare(share, g.relPath, source));
         if (!/\.vmx$/i.test(p.rel)) throw new TRPCError({ code: "BAD_REQUEST", message: `"${g.relPath}" is not a .vmx file` });
         const active = store.activeFor(g.share, p.rel);
         if (active) throw new TRPCError({ code: "CONFLICT", message: `${g.relPath} is already being converted (job ${active.id}, ${active.state}); wait for it or cancel it` });
-        return { share: g.share, relPath: p.rel };
-      });
+        guests.push({ share: g.share, relPath: p.rel });
+      }
       const jobs = guests.map((g) => store.create({ ...g, options: input.options }));
       for (const j of jobs) ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "jobs.create", detail: { job: j.id, share: j.share, relPath: j.relPath, options: j.options } });
       worker.kick();

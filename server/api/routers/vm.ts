@@ -3,7 +3,7 @@ import { FerryErrorData, FerryError } from "../../errors";
 import { InspectedVm, inspectGuest } from "../../input/inspect-guest";
 import { JobOptions, planOptionsFor } from "../../jobs";
 import { planTarget, TargetPlan } from "../../plan";
-import { findOutput, findShare, resolveInShare } from "../../shares";
+import { findOutput, findShare, resolveInShare, withShareInput } from "../../shares";
 import { freeBytesOrNull } from "../../host-fs";
 import { join } from "node:path";
 import { readVmxBytes } from "../../input/vmx-file";
@@ -38,10 +38,11 @@ export const vmRouter = router({
         outputFreeBytes: z.number().nullable(),
       }),
     )
-    .query(({ ctx, input }) => {
+    .query(async ({ ctx, input }) => {
       const share = findShare(ctx.ferry.config, input.share);
-      const p = resolveInShare(share, input.relPath);
-      const vm = inspectGuest(p.abs, { datastores: share.datastores, noFollow: true });
+      return withShareInput(share, async (source) => {
+      const p = await resolveInShare(share, input.relPath, source);
+      const vm = await inspectGuest(p.abs, { datastores: share.datastores, noFollow: true, input: source });
       const options = JobOptions.parse(input.options ?? {});
       let plan = null;
       let planError = null;
@@ -57,12 +58,13 @@ export const vmRouter = router({
       const outputFreeBytes = freeBytesOrNull(output.path);
       return {
         vm,
-        vmxLines: decodeLines(readVmxBytes(p.abs, { noFollow: true }), vm.encoding),
+        vmxLines: decodeLines(await readVmxBytes(p.abs, { noFollow: true }, source), vm.encoding),
         plan,
         planError,
         metadata,
         estimateBytes: plan ? plan.disks.reduce((s, d) => s + (d.allocatedBytes ?? d.capacityBytes), 0) : 0,
         outputFreeBytes,
       };
+      });
     }),
 });

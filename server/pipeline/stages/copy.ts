@@ -13,13 +13,16 @@ export function copyDisk(d: PlannedDisk, i: number, n: number): Stage {
       tracker.start();
       // Watch the source while copying: stop at once if it vanishes or changes.
       let sourceError: unknown = null;
+      let checking = false;
       const watch = setInterval(() => {
-        try {
-          checkSourcesUnchanged(ctx);
-        } catch (e) {
-          sourceError = e;
-          ctx.abort();
-        }
+        if (checking) return;
+        checking = true;
+        checkSourcesUnchanged(ctx)
+          .catch((e: unknown) => {
+            sourceError ??= e;
+            ctx.abort();
+          })
+          .finally(() => (checking = false));
       }, 1000);
       try {
         await convert({
@@ -32,8 +35,9 @@ export function copyDisk(d: PlannedDisk, i: number, n: number): Stage {
           stallMs: ctx.options.stallMs,
           rateLimit: plan.rateLimit,
           onProgress: (pct) => tracker.update(pct),
+          env: ctx.input.qemuEnv(),
         });
-        checkSourcesUnchanged(ctx);
+        await checkSourcesUnchanged(ctx);
         tracker.update(100);
       } catch (e) {
         throw sourceError ?? e;

@@ -12,15 +12,15 @@ export const MIN_OVERLAY_FREE = 1024 ** 3;
 
 export const openSource: Stage = {
   name: "Opening the source",
-  run: ({ plan, sources, log }) => {
+  run: async ({ plan, sources, log, input }) => {
     const blocking = plan.concerns.filter((c) => c.severity === "critical");
     if (blocking.length) {
       throw new FerryError({ code: "pipeline.blocked", message: `the guest cannot be converted: ${blocking.map((c) => c.message).join("; ")}`, file: plan.vmxPath, hint: "resolve the critical concerns shown by 'ferry inspect' first" });
     }
     for (const d of plan.disks) {
       for (const f of [d.sourcePath, ...d.sourceFiles]) {
-        const st = fileState(f);
-        if (!st) throw new FerryError({ code: "source.vanished", message: "a source file is gone since the guest was inspected", file: f, hint: "inspect the guest again" });
+        const st = await fileState(input, f);
+        if (!st) throw new FerryError({ code: "source.vanished", message: "a source file is gone since the guest was inspected", file: input.label(f), hint: "inspect the guest again" });
         sources.set(f, st);
       }
     }
@@ -40,7 +40,7 @@ export const createOverlays: Stage = {
     ctx.overlayRoot = mkdtempSync(join(base, "ferry-overlay-"));
     for (const d of ctx.plan.disks) {
       const overlay = join(ctx.overlayRoot, `${d.dev}.qcow2`);
-      await createOverlay(overlay, d.sourcePath, "vmdk", ctx.signal);
+      await createOverlay(overlay, d.source.uri, d.source.format, ctx.signal, ctx.input.qemuEnv());
       ctx.overlays.push(overlay);
     }
   },

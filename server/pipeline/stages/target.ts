@@ -12,14 +12,14 @@ export function targetMargin(required: number): number {
 
 export const estimateSpace: Stage = {
   name: "Estimating space required on target for each disk",
-  run: async ({ plan, overlays, signal, log }) => {
+  run: async ({ plan, overlays, signal, log, input }) => {
     const n = plan.disks.length;
     let required = 0;
     for (let i = 0; i < n; i++) {
       // A sparse raw file takes only its data, but measure -O raw reports the
       // whole virtual size; its qcow2 figure is the data plus a little metadata.
       const sparseRaw = plan.format === "raw" && plan.allocation === "sparse";
-      const m = await measure(overlays[i]!, "qcow2", sparseRaw ? "qcow2" : plan.format, signal);
+      const m = await measure(overlays[i]!, "qcow2", sparseRaw ? "qcow2" : plan.format, signal, input.qemuEnv());
       const need = plan.allocation === "preallocated" ? m.fullyAllocated : m.required;
       log(`disk ${i + 1}/${n} (${plan.disks[i]!.sourceId}): ${formatBytes(need)}`);
       required += need;

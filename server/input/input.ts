@@ -76,7 +76,7 @@ export interface Input {
   /** The read-only source qemu-img reads this validated disk from; throws a FerryError when it cannot read it from this input. */
   diskSource(disk: ValidatedDisk): DiskSource;
   /** Environment qemu-img needs to read the disk sources (an ssh-agent socket). */
-  qemuEnv(): Record<string, string>;
+  qemuEnv(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 

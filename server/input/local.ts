@@ -76,8 +76,8 @@ export class LocalInput implements Input {
   diskSource(disk: ValidatedDisk): DiskSource {
     return { uri: disk.path, format: "vmdk" };
   }
-  qemuEnv(): Record<string, string> {
-    return {};
+  qemuEnv(): Promise<Record<string, string>> {
+    return Promise.resolve({});
   }
   close(): Promise<void> {
     return Promise.resolve();

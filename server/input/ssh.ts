@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -160,9 +160,11 @@ export class SshInput implements Input {
   private client: Client | null = null;
   private sftp: SFTPWrapper | null = null;
   private lost: FerryError | null = null;
+  /** Requests waiting for an answer: a dropped connection fails them at once. */
+  private readonly pending = new Set<(e: FerryError) => void>();
   private hostKey: Buffer | null = null;
   private agentDir: string | null = null;
-  private agentPid: number | null = null;
+  private agent: ChildProcess | null = null;
   private agentSock: string | null = null;
   readonly timeoutMs: number;
 
@@ -260,6 +262,8 @@ export class SshInput implements Input {
       });
       c.on("close", () => {
         if (!this.lost) this.lost = new FerryError({ code: "ssh.connection-lost", message: "the SSH connection closed", file: url, hint: "check the network and the server, then retry" });
+        for (const reject of this.pending) reject(this.lost);
+        this.pending.clear();
         if (!settled) fail(this.lost);
       });
       c.on("ready", () => {
@@ -309,11 +313,18 @@ export class SshInput implements Input {
     const s = this.sftp;
     if (!s) return Promise.reject(new FerryError({ code: "ssh.closed", message: "the SSH input is closed", file: this.label(path), hint: null }));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new FerryError({ code: "ssh.timeout", message: `the server did not answer within ${this.timeoutMs / 1000} s`, file: this.label(path), hint: "the server or the network is stalled; retry later" }));
-      }, this.timeoutMs);
-      fn(s, (err, v) => {
+      const done = () => {
         clearTimeout(timer);
+        this.pending.delete(fail);
+      };
+      const fail = (e: FerryError) => {
+        done();
+        reject(e);
+      };
+      const timer = setTimeout(() => fail(new FerryError({ code: "ssh.timeout", message: `the server did not answer within ${this.timeoutMs / 1000} s`, file: this.label(path), hint: "the server or the network is stalled; retry later" })), this.timeoutMs);
+      this.pending.add(fail);
+      fn(s, (err, v) => {
+        done();
         if (err) reject(this.lost ?? sftpErrno(err, path));
         else resolve(v);
       });
@@ -390,33 +401,37 @@ export class SshInput implements Input {
     throw refuse("ssh.split-disk", `is a ${d.createType} disk of ${d.extents.length} extents: over SSH Ferry reads single-file sparse disks and single-extent flat disks (vmfs, monolithicFlat)`, "convert it on the host to one file (vmkfstools -i, or qemu-img), or mount the datastore and use a local path");
   }
 
-  /** qemu's ssh driver authenticates through ssh-agent only: with an identity file, a private agent holds just that key. */
-  qemuEnv(): Record<string, string> {
+  /**
+   * qemu's ssh driver authenticates through ssh-agent only: with an identity
+   * file, a private agent (in the foreground, under --pdeathsig, so it dies
+   * with Ferry) holds just that key until the input is closed.
+   */
+  async qemuEnv(): Promise<Record<string, string>> {
     if (!this.o.identityFile) return process.env.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK } : {};
     if (!this.agentSock) {
-      this.agentDir = mkdtempSync(join(tmpdir(), "ferry-agent-"));
-      const sock = join(this.agentDir, "agent.sock");
-      const out = execFileSync("ssh-agent", ["-s", "-a", sock], { encoding: "utf8", timeout: 10_000 });
-      this.agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(out)?.[1]);
-      this.agentSock = sock;
+      const dir = mkdtempSync(join(tmpdir(), "ferry-agent-"));
+      this.agentDir = dir;
+      const sock = join(dir, "agent.sock");
+      const agent = spawn("setpriv", ["--pdeathsig", "KILL", "--", "ssh-agent", "-D", "-a", sock], { stdio: "ignore" });
+      this.agent = agent;
+      const deadline = Date.now() + 10_000;
+      while (!existsSync(sock)) {
+        if (agent.exitCode !== null || Date.now() > deadline) throw new FerryError({ code: "ssh.agent", message: "ssh-agent did not start", file: this.where, hint: "install openssh-client (npm run setup does)" });
+        await new Promise((r) => setTimeout(r, 20));
+      }
       try {
         execFileSync("ssh-add", ["-q", this.o.identityFile], { env: { ...process.env, SSH_AUTH_SOCK: sock, SSH_ASKPASS_REQUIRE: "never", DISPLAY: "" }, stdio: ["ignore", "ignore", "pipe"], timeout: 10_000 });
       } catch (e) {
         throw new FerryError({ code: "ssh.identity", message: `ssh-add refused the identity file: ${String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim()}`, file: this.o.identityFile, hint: "a passphrase-protected key must be loaded into your ssh-agent instead (ssh-add), without --ssh-identity" });
       }
+      this.agentSock = sock;
     }
     return { SSH_AUTH_SOCK: this.agentSock };
   }
 
   close(): Promise<void> {
-    if (this.agentPid) {
-      try {
-        process.kill(this.agentPid, "SIGTERM");
-      } catch {
-        /* gone */
-      }
-      this.agentPid = null;
-    }
+    this.agent?.kill("SIGTERM");
+    this.agent = null;
     if (this.agentDir) rmSync(this.agentDir, { recursive: true, force: true });
     this.agentDir = null;
     this.agentSock = null;

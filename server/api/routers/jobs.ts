@@ -3,7 +3,8 @@ import { tracked, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { Job, JobOptions, JobState, jobBus } from "../../jobs";
 import { PipelineEvent } from "../../pipeline/events";
-import { findOutput, findShare, resolveInShare, withShareInput } from "../../shares";
+import type { Input } from "../../input/input";
+import { findOutput, findShare, openShareInput, resolveInShare } from "../../shares";
 import { openStream, operatorProcedure, router, viewerProcedure } from "../trpc";
 
 const Id = z.string().uuid();
@@ -24,13 +25,21 @@ export const jobsRouter = router({
       findOutput(config, input.options.target);
       // Check every guest before queuing any.
       const guests: { share: string; relPath: string }[] = [];
-      for (const g of input.guests) {
-        const share = findShare(config, g.share);
-        const p = await withShareInput(share, (source) => resolveInShare(share, g.relPath, source));
-        if (!/\.vmx$/i.test(p.rel)) throw new TRPCError({ code: "BAD_REQUEST", message: `"${g.relPath}" is not a .vmx file` });
-        const active = store.activeFor(g.share, p.rel);
-        if (active) throw new TRPCError({ code: "CONFLICT", message: `${g.relPath} is already being converted (job ${active.id}, ${active.state}); wait for it or cancel it` });
-        guests.push({ share: g.share, relPath: p.rel });
+      // One input per share for the whole batch (one SSH connection, not one per guest).
+      const opened = new Map<string, Input>();
+      try {
+        for (const g of input.guests) {
+          const share = findShare(config, g.share);
+          let source = opened.get(share.name);
+          if (!source) opened.set(share.name, (source = await openShareInput(share)));
+          const p = await resolveInShare(share, g.relPath, source);
+          if (!/\.vmx$/i.test(p.rel)) throw new TRPCError({ code: "BAD_REQUEST", message: `"${g.relPath}" is not a .vmx file` });
+          const active = store.activeFor(g.share, p.rel);
+          if (active) throw new TRPCError({ code: "CONFLICT", message: `${g.relPath} is already being converted (job ${active.id}, ${active.state}); wait for it or cancel it` });
+          guests.push({ share: g.share, relPath: p.rel });
+        }
+      } finally {
+        for (const s of opened.values()) await s.close();
       }
       const jobs = guests.map((g) => store.create({ ...g, options: input.options }));
       for (const j of jobs) ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "jobs.create", detail: { job: j.id, share: j.share, relPath: j.relPath, options: j.options } });

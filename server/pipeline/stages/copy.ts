@@ -35,7 +35,7 @@ export function copyDisk(d: PlannedDisk, i: number, n: number): Stage {
           stallMs: ctx.options.stallMs,
           rateLimit: plan.rateLimit,
           onProgress: (pct) => tracker.update(pct),
-          env: ctx.input.qemuEnv(),
+          env: await ctx.input.qemuEnv(),
         });
         await checkSourcesUnchanged(ctx);
         tracker.update(100);

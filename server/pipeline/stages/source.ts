@@ -40,7 +40,7 @@ export const createOverlays: Stage = {
     ctx.overlayRoot = mkdtempSync(join(base, "ferry-overlay-"));
     for (const d of ctx.plan.disks) {
       const overlay = join(ctx.overlayRoot, `${d.dev}.qcow2`);
-      await createOverlay(overlay, d.source.uri, d.source.format, ctx.signal, ctx.input.qemuEnv());
+      await createOverlay(overlay, d.source.uri, d.source.format, ctx.signal, await ctx.input.qemuEnv());
       ctx.overlays.push(overlay);
     }
   },

@@ -19,7 +19,7 @@ export const estimateSpace: Stage = {
       // A sparse raw file takes only its data, but measure -O raw reports the
       // whole virtual size; its qcow2 figure is the data plus a little metadata.
       const sparseRaw = plan.format === "raw" && plan.allocation === "sparse";
-      const m = await measure(overlays[i]!, "qcow2", sparseRaw ? "qcow2" : plan.format, signal, input.qemuEnv());
+      const m = await measure(overlays[i]!, "qcow2", sparseRaw ? "qcow2" : plan.format, signal, await input.qemuEnv());
       const need = plan.allocation === "preallocated" ? m.fullyAllocated : m.required;
       log(`disk ${i + 1}/${n} (${plan.disks[i]!.sourceId}): ${formatBytes(need)}`);
       required += need;

@@ -148,7 +148,7 @@ describe("the rhel-like guest", () => {
       vcpus: 2,
       consoleLog,
       screenshot: join(work, "screen.png"),
-      timeoutMs: 300_000,
+      timeoutMs: 150_000, // the kernel and dracut start well within this; the root never comes
     });
     const text = consoleText(readFileSync(consoleLog, "latin1"));
     expect(r.ok).toBe(false);

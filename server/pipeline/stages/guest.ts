@@ -25,9 +25,6 @@ export const inspectOverlay: Stage = {
     for (const k of g.kernels) ctx.log(`kernel ${k.version}: ${Object.entries(k.virtio).map(([d, w]) => `${d} ${w}`).join(", ")}`);
     if (g.vmwareTools.length) ctx.log(`VMware tools: ${g.vmwareTools.join(", ")}`);
     for (const u of g.unmounted) ctx.warn("convert.unmounted", `a guest filesystem did not mount, so the conversion cannot see or change it: ${u}`);
-    // Refuse now, before anything is written or copied.
-    ctx.converter = converterFor(g);
-    ctx.converter.check(g, { firmware: ctx.plan.firmware });
   },
 };
 
@@ -43,8 +40,12 @@ export const checkFreeSpace: Stage = {
 export const convertGuest: Stage = {
   name: "Converting the guest to run on KVM",
   run: async (ctx) => {
-    const { appliance, guest, converter, plan } = ctx;
-    if (!appliance || !guest || !converter || !plan.conversion) return "skipped";
+    const { appliance, guest, plan } = ctx;
+    if (!appliance || !guest || !plan.conversion) return "skipped";
+    // The converter refuses what it cannot convert before it writes anything.
+    const converter = converterFor(guest);
+    converter.check(guest, { firmware: plan.firmware });
+    ctx.converter = converter;
     const report = await converter.convert(appliance, guest, {
       devices: new Map(Object.entries(plan.conversion.devices)),
       nics: plan.conversion.nics,

@@ -69,41 +69,6 @@ export function keyfileInterface(text: string): { name: string | null; mac: stri
   return { name, mac };
 }
 
-/** netplan: each entry under `ethernets:`, its `set-name:` (else its id) and `match: macaddress:`. */
-export function netplanEthernets(text: string): Array<{ name: string; mac: string | null }> {
-  const out: Array<{ name: string; mac: string | null; setName: string | null }> = [];
-  let inEthernets = false;
-  let idIndent = -1;
-  for (const raw of text.split("\n")) {
-    const line = raw.replace(/#.*/, "");
-    if (!line.trim()) continue;
-    const lead = line.length - line.trimStart().length;
-    if (/^\s*ethernets:\s*$/.test(line)) {
-      inEthernets = true;
-      idIndent = -1;
-      continue;
-    }
-    if (!inEthernets) continue;
-    if (idIndent !== -1 && lead < idIndent) {
-      inEthernets = false;
-      continue;
-    }
-    const key = /^\s*["']?([A-Za-z0-9_.-]+)["']?:\s*(.*)$/.exec(line);
-    if (!key) continue;
-    if (idIndent === -1) idIndent = lead;
-    if (lead === idIndent) {
-      out.push({ name: key[1]!, mac: null, setName: null });
-      continue;
-    }
-    const cur = out[out.length - 1];
-    if (!cur) continue;
-    const value = key[2]!.trim().replace(/^["']|["']$/g, "");
-    if (key[1] === "macaddress" && MAC.test(value)) cur.mac = normalMac(value);
-    if (key[1] === "set-name" && value) cur.setName = value;
-  }
-  return out.map((e) => ({ name: e.setName ?? e.name, mac: e.mac }));
-}
-
 /** ifupdown: `hwaddress [ether] MAC` inside an iface stanza. */
 export function ifupdownMacs(text: string): Map<string, string> {
   const macs = new Map<string, string>();
@@ -224,13 +189,19 @@ export function ifcfgAddresses(text: string): string[] {
   return c ? [c] : [];
 }
 
-/** netplan: each ethernet's `addresses:` (inline list or one per line). */
-export function netplanAddresses(text: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  const entries = netplanEthernets(text);
+interface NetplanEntry {
+  id: string;
+  setName: string | null;
+  mac: string | null;
+  /** Static IPv4 addresses (`addresses:` inline or one per line). */
+  addresses: string[];
+}
+
+/** One walk over netplan's `ethernets:` section: each entry's id, `set-name:`, `match: macaddress:` and `addresses:`. */
+function netplanEntries(text: string): NetplanEntry[] {
+  const out: NetplanEntry[] = [];
   let inEthernets = false;
   let idIndent = -1;
-  let current = -1;
   let listIndent = -1;
   for (const raw of text.split("\n")) {
     const line = raw.replace(/#.*/, "");
@@ -249,24 +220,45 @@ export function netplanAddresses(text: string): Map<string, string[]> {
     const key = /^\s*["']?([A-Za-z0-9_.-]+)["']?:\s*(.*)$/.exec(line);
     if (key && (idIndent === -1 || lead === idIndent)) {
       idIndent = lead;
-      current++;
+      out.push({ id: key[1]!, setName: null, mac: null, addresses: [] });
       listIndent = -1;
       continue;
     }
-    const name = entries[current]?.name;
-    if (!name) continue;
+    const cur = out[out.length - 1];
+    if (!cur) continue;
     const add = (v: string) => {
       const c = ipv4Cidr(v.replace(/["'\[\]]/g, ""));
-      if (c) out.set(name, [...(out.get(name) ?? []), c]);
+      if (c) cur.addresses.push(c);
     };
-    if (key && key[1] === "addresses") {
-      if (key[2]!.trim()) for (const v of key[2]!.split(",")) add(v);
-      else listIndent = lead;
+    const item = /^\s*-\s*(.+)$/.exec(line);
+    if (item && listIndent !== -1 && lead > listIndent) {
+      add(item[1]!);
       continue;
     }
-    const item = /^\s*-\s*(.+)$/.exec(line);
-    if (item && listIndent !== -1 && lead > listIndent) add(item[1]!);
-    else if (key) listIndent = -1;
+    if (!key) continue;
+    listIndent = -1;
+    const value = key[2]!.trim().replace(/^["']|["']$/g, "");
+    if (key[1] === "macaddress" && MAC.test(value)) cur.mac = normalMac(value);
+    if (key[1] === "set-name" && value) cur.setName = value;
+    if (key[1] === "addresses") {
+      if (key[2]!.trim()) for (const v of key[2]!.split(",")) add(v);
+      else listIndent = lead;
+    }
+  }
+  return out;
+}
+
+/** netplan: each entry under `ethernets:`, its `set-name:` (else its id) and `match: macaddress:`. */
+export function netplanEthernets(text: string): Array<{ name: string; mac: string | null }> {
+  return netplanEntries(text).map((e) => ({ name: e.setName ?? e.id, mac: e.mac }));
+}
+
+/** netplan: each ethernet's static IPv4 addresses, by the name it gets. */
+export function netplanAddresses(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const e of netplanEntries(text)) {
+    const name = e.setName ?? e.id;
+    if (e.addresses.length) out.set(name, [...(out.get(name) ?? []), ...e.addresses]);
   }
   return out;
 }

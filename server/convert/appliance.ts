@@ -190,6 +190,12 @@ export class Appliance {
     return this.call<string>("read_file", path);
   }
 
+  /** Whether any of these paths is a file in the guest (symlinks followed): "is this tool installed". */
+  async anyFile(paths: string[]): Promise<boolean> {
+    for (const p of paths) if (await this.call<boolean>("is_file", p, { followsymlinks: true })) return true;
+    return false;
+  }
+
   /** Write text read by readText back, byte for byte. */
   async writeText(path: string, text: string): Promise<void> {
     await this.call("write", path, { $latin1: text });

@@ -95,13 +95,9 @@ export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
 
 /** The tool that builds the guest's initramfs, by what is installed (dracut first: SUSE's mkinitrd wraps it). */
 async function initramfsTool(g: Appliance): Promise<GuestInspection["initramfsTool"]> {
-  const has = async (paths: string[]) => {
-    for (const p of paths) if (await g.call<boolean>("is_file", p, { followsymlinks: true })) return true;
-    return false;
-  };
-  if (await has(["/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"])) return "dracut";
-  if (await has(["/usr/sbin/update-initramfs", "/sbin/update-initramfs"])) return "update-initramfs";
-  if (await has(["/sbin/mkinitrd", "/usr/sbin/mkinitrd", "/usr/bin/mkinitrd"])) return "mkinitrd";
+  if (await g.anyFile(["/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"])) return "dracut";
+  if (await g.anyFile(["/usr/sbin/update-initramfs", "/sbin/update-initramfs"])) return "update-initramfs";
+  if (await g.anyFile(["/sbin/mkinitrd", "/usr/sbin/mkinitrd", "/usr/bin/mkinitrd"])) return "mkinitrd";
   return null;
 }
 

@@ -69,7 +69,7 @@ export async function keepNetworkIdentity(app: Appliance, target: ConvertTarget,
   // With net.ifnames=0 the kernel names NICs eth0, eth1... in PCI order; a MAC-keyed udev rule still holds them.
   const cmdline = [(await read("/etc/default/grub")) ?? "", (await read("/etc/kernel/cmdline")) ?? ""].join("\n");
   const kernelNames = /(^|[\s"'])net\.ifnames=0(?=[\s"']|$)/m.test(cmdline);
-  const canPin = !kernelNames && (await anyFile(app, UDEVD));
+  const canPin = !kernelNames && (await app.anyFile(UDEVD));
 
   const pairs = pairNics(target.nics, configured.filter((c) => c.name));
   const renames = new Map<string, string>();
@@ -121,9 +121,4 @@ export async function keepNetworkIdentity(app: Appliance, target: ConvertTarget,
   report.nics = identities;
   for (const i of identities) target.log(`network: ${i.sourceId} (${i.mac ?? "no MAC"}): ${i.approach} ${i.kvmName}: ${i.reason}`);
   return links;
-}
-
-async function anyFile(app: Appliance, paths: string[]): Promise<boolean> {
-  for (const p of paths) if (await app.call<boolean>("is_file", p, { followsymlinks: true })) return true;
-  return false;
 }

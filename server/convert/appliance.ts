@@ -53,6 +53,8 @@ export interface LaunchOptions {
   memoryMiB?: number;
   /** Told each libguestfs call, for -v logs. */
   trace?: (line: string) => void;
+  /** Added to the environment of libguestfs' qemu: what it needs to read the overlays' backing files (an ssh-agent socket). */
+  env?: Record<string, string>;
 }
 
 /** Calls that may run long inside the appliance (initramfs, grub, package removal). */
@@ -101,7 +103,7 @@ export class Appliance {
     const hasSetpriv = existsSync("/usr/bin/setpriv");
     const argv = hasSetpriv ? ["setpriv", "--pdeathsig", "KILL", "--", PYTHON, "-c", SHIM] : [PYTHON, "-c", SHIM];
     // Its own process group, so a kill reaches libguestfs' qemu and recovery process too.
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: libguestfsEnv(accel), detached: true });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: { ...libguestfsEnv(accel), ...options.env }, detached: true });
     const a = new Appliance(child, accel, options.trace);
     const onAbort = () => a.kill();
     options.signal?.addEventListener("abort", onAbort, { once: true });

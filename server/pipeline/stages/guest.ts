@@ -14,7 +14,7 @@ export const inspectOverlay: Stage = {
       ctx.warn("pipeline.copy-only", "copy-only: the guest is neither inspected nor converted; it may not boot on KVM");
       return "skipped";
     }
-    ctx.appliance = await Appliance.launch({ drives: ctx.overlays.map((path) => ({ path, format: "qcow2" as const })), signal: ctx.signal, trace: ctx.options.verbose ? ctx.log : undefined });
+    ctx.appliance = await Appliance.launch({ drives: ctx.overlays.map((path) => ({ path, format: "qcow2" as const })), signal: ctx.signal, trace: ctx.options.verbose ? ctx.log : undefined, env: await ctx.input.qemuEnv() });
     ctx.log(`libguestfs appliance up (${ctx.appliance.accel.reason})`);
     const g = await inspectGuestOs(ctx.appliance);
     ctx.guest = g;

@@ -132,6 +132,8 @@ export class Worker {
 
   /** Take work now (after a job was created) instead of at the next poll. */
   kick(): void {
+    // A process that does not run jobs (FERRY_NO_WORKER=1, the web host) never claims one.
+    if (!this.started || this.stopped) return;
     if (this.ticking) {
       this.again = true;
       return;

@@ -84,6 +84,8 @@ export const Host = z.object({
   /** online: heartbeating; lost: no heartbeat for longer than its lease (its jobs were interrupted); stopped: shut down cleanly. */
   state: HostState,
   lastHeartbeat: z.number(),
+  /** How long ago, on the store's clock (PostgreSQL's, for every host alike). */
+  heartbeatAgeMs: z.number(),
   startedAt: z.number(),
   pid: z.number().int(),
   version: z.string(),
@@ -98,4 +100,4 @@ export const Host = z.object({
 export type Host = z.infer<typeof Host>;
 
 /** What a worker reports at each heartbeat. */
-export type HostBeat = Omit<Host, "state" | "lastHeartbeat" | "startedAt">;
+export type HostBeat = Omit<Host, "state" | "lastHeartbeat" | "heartbeatAgeMs" | "startedAt">;

@@ -69,6 +69,7 @@ export function toHost(r: HostRow, now: number): Host {
     name: r.name,
     state: stopped ? "stopped" : now - r.last_heartbeat > r.lease_ms ? "lost" : "online",
     lastHeartbeat: r.last_heartbeat,
+    heartbeatAgeMs: Math.max(0, now - r.last_heartbeat),
     startedAt: r.started_at,
     pid: r.pid,
     version: r.version,

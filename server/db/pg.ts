@@ -31,6 +31,9 @@ const MIGRATIONS: string[] = [
    CREATE TABLE sessions (id TEXT PRIMARY KEY, user_name TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
    CREATE INDEX sessions_user ON sessions(user_name);
    CREATE TABLE audit (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at BIGINT NOT NULL, user_name TEXT, address TEXT, action TEXT NOT NULL, detail TEXT NOT NULL);`,
+  // 2: claims count running jobs per share and per host.
+  `CREATE INDEX jobs_running_share ON jobs(share) WHERE state = 'running';
+   CREATE INDEX jobs_running_host ON jobs(host) WHERE state = 'running';`,
 ];
 
 /** BIGINT columns hold milliseconds and counts well inside 2^53: numbers, not strings. */

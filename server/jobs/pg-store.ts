@@ -77,9 +77,11 @@ export class PgJobStore implements JobStore {
       if ((limits.global !== null && n!.n_all >= limits.global) || n!.mine >= limits.perHost) return null;
       const [pick] = (
         await c.query<{ id: string }>(
-          `SELECT id FROM jobs q WHERE state = 'queued' AND (target_host IS NULL OR target_host = $1)
-             AND (SELECT count(*) FROM jobs r WHERE r.state = 'running' AND r.share = q.share) < $2
-           ORDER BY created_at, n LIMIT 1 FOR UPDATE SKIP LOCKED`,
+          // Running counts per share once, not once per queued row.
+          `WITH busy AS (SELECT share, count(*) AS running FROM jobs WHERE state = 'running' GROUP BY share)
+           SELECT q.id FROM jobs q LEFT JOIN busy b ON b.share = q.share
+           WHERE q.state = 'queued' AND (q.target_host IS NULL OR q.target_host = $1) AND COALESCE(b.running, 0) < $2
+           ORDER BY q.created_at, q.n LIMIT 1 FOR UPDATE OF q SKIP LOCKED`,
           [by.host, limits.perShare],
         )
       ).rows;

@@ -21,8 +21,8 @@ export function HostsList() {
       <h1 className="text-xl font-semibold">Conversion hosts</h1>
       <p className="text-sm text-slate-600 dark:text-slate-300">
         {hosts.data?.store === "sqlite"
-          ? "Jobs are kept in SQLite on this host: one conversion host. Several hosts share a PostgreSQL database (FERRY_DATABASE_URL); start each with `ferry worker --host NAME`."
-          : "Jobs are kept in PostgreSQL; each host runs `ferry worker --host NAME` and takes jobs from the same queue. A host silent for longer than its lease is lost: its jobs are interrupted, cleaned up and, when asked, retried elsewhere."}
+          ? <>Jobs are kept in SQLite on this host: one conversion host. Several hosts share a PostgreSQL database (<code>FERRY_DATABASE_URL</code>); start each with <code>ferry worker --host NAME</code>.</>
+          : <>Jobs are kept in PostgreSQL; each host runs <code>ferry worker --host NAME</code> and takes jobs from the same queue. A host silent for longer than its lease is lost: its jobs are interrupted, cleaned up and, when asked, retried elsewhere.</>}
       </p>
       <ErrorBox error={hosts.error} title="The hosts cannot be listed" />
       <Card>

@@ -13,6 +13,7 @@ import { dirname } from "node:path";
 import { formatDisk, formatSummary } from "./summary";
 import { USER_USAGE, userCommand, UserUsageError } from "./users";
 import { FERRY_VERSION } from "../version";
+import { HostName } from "../jobs/job";
 
 /**
  * `ferry`: the command line. Speaks virt-v2v's dialect
@@ -153,6 +154,8 @@ async function worker(args: string[], io: CliIo): Promise<number> {
     else if (args[i]!.startsWith("--host=")) host = args[i]!.slice("--host=".length);
     else throw new UsageError("worker takes only --host NAME (configure it with FERRY_DATA_DIR / FERRY_CONFIG / FERRY_DATABASE_URL)");
   }
+  const name = host === undefined ? null : HostName.safeParse(host);
+  if (name && !name.success) throw new UsageError(`worker --host ${JSON.stringify(host)}: ${name.error.issues[0]!.message}`);
   const { ferry, jsonLog } = await import("../app");
   const f = ferry({ host: host ?? (process.env.FERRY_HOST || undefined), bootstrap: false });
   f.worker.start();

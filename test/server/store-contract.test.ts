@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthStore } from "../../server/auth";
-import { openStores, type Claimant, type HostBeat, type JobStore } from "../../server/jobs";
+import { defaultHostName, openStores, Worker, type Claimant, type HostBeat, type JobStore } from "../../server/jobs";
 import { startPostgres, type TestPostgres } from "../fixtures/postgres";
 
 const root = mkdtempSync(join(tmpdir(), "ferry-contract-"));
@@ -275,5 +275,16 @@ describe("choosing the store", () => {
     const j = await many[0]!.store.create({ share: "s", relPath: "a/a.vmx", options });
     expect((await many[3]!.store.get(j.id))!.id).toBe(j.id);
     for (const s of many) await s.store.close();
+  });
+});
+
+describe("a worker's host name", () => {
+  it("is the machine's by default, and refused with the fix when it is not a name", async () => {
+    const { store } = openStores({ dataDir: join(root, "names"), databaseUrl: null });
+    const config = { dataDir: join(root, "names"), shares: [], outputs: [{ name: "o", path: join(root, "names", "out") }], concurrency: 1, perShareLimit: 1 };
+    expect(new Worker({ store, config }).host).toBe(defaultHostName());
+    expect(defaultHostName()).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
+    expect(() => new Worker({ store, config, host: "conv 01; rm -rf /" })).toThrow(expect.objectContaining({ code: "worker.host.invalid", hint: expect.stringContaining("--host") }));
+    await store.close();
   });
 });

@@ -133,11 +133,14 @@ export class PgJobStore implements JobStore {
   }
 
   async requestCancel(id: string): Promise<Job | null> {
+    // The NOTIFY wakes the worker running it at once, on whichever host (it also polls).
     const [r] = await this.q<JobRow>(
-      `UPDATE jobs SET state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
-         finished_at = CASE WHEN state = 'queued' THEN ${NOW_MS} ELSE finished_at END,
-         cancel_requested = cancel_requested OR state = 'running'
-       WHERE id = $1 RETURNING *`,
+      `WITH u AS (
+         UPDATE jobs SET state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
+           finished_at = CASE WHEN state = 'queued' THEN ${NOW_MS} ELSE finished_at END,
+           cancel_requested = cancel_requested OR state = 'running'
+         WHERE id = $1 RETURNING *)
+       SELECT u.*, pg_notify('${CHANNEL}', u.id || ' 0') FROM u`,
       [id],
     );
     return r ? toJob(r) : null;

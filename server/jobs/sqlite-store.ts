@@ -163,7 +163,9 @@ export class SqliteJobStore implements JobStore {
       }
       return this.getSync(id);
     });
-    return tx.immediate();
+    const job = tx.immediate();
+    if (job) this.bus.emit("event", id, 0);
+    return job;
   }
 
   async cancelRequested(ids: string[]): Promise<string[]> {

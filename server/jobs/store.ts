@@ -56,9 +56,10 @@ export interface JobStore {
   appendEvent(id: string, event: PipelineEvent): Promise<number>;
   events(id: string, afterSeq?: number, limit?: number): Promise<StoredEvent[]>;
   /**
-   * Live wake-ups: "job X has event N", from any host the store reaches
-   * (PostgreSQL LISTEN/NOTIFY; in-process for SQLite). A hint only: the
-   * events themselves are read with events(). Returns the unsubscribe.
+   * Live wake-ups: "job X has event N", or N = 0: "a user asked to cancel
+   * job X", from any host the store reaches (PostgreSQL LISTEN/NOTIFY;
+   * in-process for SQLite). A hint only: the events and the job are read
+   * from the store. Returns the unsubscribe.
    */
   onEvent(listener: (jobId: string, seq: number) => void): () => void;
   /** A worker's heartbeat: registers the host the first time. */

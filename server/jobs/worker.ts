@@ -101,6 +101,10 @@ export class Worker {
     for (const out of this.o.config.outputs) mkdirSync(out.path, { recursive: true });
     mkdirSync(this.overlayRoot, { recursive: true });
     void probeAccel().then((a) => (this.accelerator = `${a.kind}: ${a.reason}`));
+    // A cancel of one of this worker's jobs, from any host: act now rather than at the next poll.
+    this.unsubscribe = this.o.store.onEvent((id, seq) => {
+      if (seq === 0 && this.active.has(id)) this.kick();
+    });
     this.startup = (async () => {
       await this.recover();
       await this.beat();
@@ -113,6 +117,7 @@ export class Worker {
   }
 
   private startup: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void) | null = null;
 
   ready(): Promise<void> {
     return this.startup;
@@ -121,6 +126,7 @@ export class Worker {
   /** Stop taking jobs; cancel and wait for the running ones when asked. */
   async stop(cancelRunning = false): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     if (this.beatTimer) clearInterval(this.beatTimer);
     await this.startup;

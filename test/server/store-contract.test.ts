@@ -165,11 +165,16 @@ describe.each(KINDS)("the store contract on %s", (kind, open) => {
     for (let i = 0; i < 5; i++) await store.appendEvent(j.id, { type: "log", t: i, message: `m${i}` });
     const end = Date.now() + 5000;
     while (got.length < 5 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    // A cancel of a running job wakes subscribers too (sequence 0): its worker acts on it at once.
+    await store.claimNext(limits(null, 100, 100), by(`w${kind}`));
+    await store.requestCancel(j.id);
+    while (got.length < 6 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     off();
-    expect(got).toEqual([1, 2, 3, 4, 5]);
+    expect(got).toEqual([1, 2, 3, 4, 5, 0]);
     await store.appendEvent(j.id, { type: "log", t: 9, message: "after" });
     await new Promise((r) => setTimeout(r, 100));
-    expect(got).toHaveLength(5);
+    expect(got).toHaveLength(6);
+    await store.finish(j.id, "cancelled", {});
   });
 
   it("registers hosts by heartbeat: online, lost past the lease, stopped when told", async () => {

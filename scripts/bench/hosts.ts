@@ -180,3 +180,72 @@ export async function benchHosts(work: string, root: string): Promise<HostsRow[]
   }
   return rows;
 }
+
+/**
+ * The SQLite store behind the asynchronous contract, against the same
+ * statements run synchronously on better-sqlite3: what the async wrapper
+ * costs the one-host path (create, claim, 5 events, read them, finish).
+ */
+export async function benchSqliteStore(work: string): Promise<HostsRow> {
+  const { SqliteJobStore } = await import("../../server/jobs");
+  const { toJob } = await import("../../server/jobs/rows");
+  type Row = Parameters<typeof toJob>[0];
+  const Database = (await import("better-sqlite3")).default;
+  const N = 1000;
+  const ev = JSON.stringify({ type: "log", t: 0, message: "x" });
+  const viaStore = async (i: number) => {
+    const s = new SqliteJobStore(join(work, `store-${i}.db`));
+    const t0 = performance.now();
+    for (let k = 0; k < N; k++) {
+      const j = await s.create({ share: "a", relPath: `g${k}.vmx`, options: { copyOnly: true } });
+      await s.claimNext({ global: null, perShare: 100, perHost: 100 }, { host: "h", pid: 1, leaseMs: 60_000 });
+      for (let e = 0; e < 5; e++) await s.appendEvent(j.id, { type: "log", t: 0, message: "x" });
+      await s.events(j.id, 0);
+      await s.finish(j.id, "succeeded", {});
+    }
+    const ms = performance.now() - t0;
+    await s.close();
+    return ms;
+  };
+  const bare = (i: number) => {
+    // The same file layout, statements and row parsing (zod), called directly.
+    new SqliteJobStore(join(work, `bare-${i}.db`)).close();
+    const db = new Database(join(work, `bare-${i}.db`));
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    const insert = db.prepare("INSERT INTO jobs (id, share, rel_path, state, options, copy_only, created_at, retry_of, target_host, attempt) VALUES (?, 'a', ?, 'queued', ?, 1, ?, NULL, NULL, 1)");
+    const get = db.prepare("SELECT * FROM jobs WHERE id = ?");
+    const running = db.prepare("SELECT COUNT(*) n FROM jobs WHERE state = 'running' AND host = ?");
+    const pick = db.prepare("SELECT id FROM jobs q WHERE state = 'queued' AND (target_host IS NULL OR target_host = ?) AND (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.share = q.share) < ? ORDER BY created_at, rowid LIMIT 1");
+    const claim = db.prepare("UPDATE jobs SET state = 'running', started_at = ?, worker_pid = 1, host = 'h', lease_until = ? WHERE id = ?");
+    const next = db.prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE job_id = ?");
+    const append = db.prepare("INSERT INTO events (job_id, seq, event) VALUES (?, ?, ?)");
+    const read = db.prepare("SELECT seq, event FROM events WHERE job_id = ? AND seq > 0 ORDER BY seq LIMIT 10000");
+    const finish = db.prepare("UPDATE jobs SET state = 'succeeded', finished_at = ?, error = NULL, outputs = '[]', worker_pid = NULL, lease_until = NULL WHERE id = ? AND state = 'running'");
+    const t0 = performance.now();
+    for (let k = 0; k < N; k++) {
+      const id = crypto.randomUUID();
+      insert.run(id, `g${k}.vmx`, JSON.stringify({ copyOnly: true }), Date.now());
+      toJob(get.get(id) as Row);
+      db.transaction(() => {
+        running.get("h");
+        const r = pick.get("h", 100) as { id: string } | undefined;
+        if (r) claim.run(Date.now(), Date.now() + 60_000, r.id);
+      }).immediate();
+      toJob(get.get(id) as Row);
+      for (let e = 0; e < 5; e++) db.transaction(() => append.run(id, (next.get(id) as { seq: number }).seq, ev)).immediate();
+      (read.all(id) as { event: string }[]).map((r) => JSON.parse(r.event) as unknown);
+      finish.run(Date.now(), id);
+    }
+    const ms = performance.now() - t0;
+    db.close();
+    return ms;
+  };
+  const store: number[] = [];
+  const direct: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    direct.push(bare(i));
+    store.push(await viaStore(i));
+  }
+  return { name: `job store (SQLite): ${N} jobs created, claimed, 5 events each, read, finished`, unit: "ms", ferry: median(store), baseline: median(direct), baselineName: "the same statements, synchronous better-sqlite3", targetRatio: 1.3 };
+}

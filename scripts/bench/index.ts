@@ -21,7 +21,7 @@ import { libguestfsEnv, probeAccel } from "../../server/qemu/accel";
 import { debianGuests, linuxGuest } from "../../test/fixtures/linux-guest";
 import { shareWithUser, startSshd } from "../../test/fixtures/sshd";
 import { SshInput } from "../../server/input/ssh";
-import { benchHosts } from "./hosts";
+import { benchHosts, benchSqliteStore } from "./hosts";
 
 interface Row {
   name: string;
@@ -157,6 +157,7 @@ try {
 
   // Several conversion hosts on PostgreSQL: batch speed-up, event latency across connections, claims never doubled.
   if (wanted("hosts postgresql")) rows.push(...(await benchHosts(work, root)));
+  if (wanted("store sqlite")) rows.push(await benchSqliteStore(work));
 
   if (wanted("copy scan events inspect vmx")) {
   // 0. The copy stage of a 4 GiB disk holding 1 GiB, against a bare qemu-img convert of the same file.

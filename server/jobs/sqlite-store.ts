@@ -57,8 +57,16 @@ export class SqliteJobStore implements JobStore {
     }
   }
 
+  /** Prepared once per statement: preparing costs more than running these small queries. */
+  private readonly statements = new Map<string, Database.Statement>();
+  private st(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
   private getSync(id: string): Job | null {
-    const r = this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
+    const r = this.st("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
     return r ? toJob(r) : null;
   }
 
@@ -88,17 +96,17 @@ export class SqliteJobStore implements JobStore {
       args.push(filter.share);
     }
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, rowid DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, filter.limit ?? 500) as JobRow[]).map(toJob);
+    return (this.st(sql).all(...args, filter.limit ?? 500) as JobRow[]).map(toJob);
   }
 
   async activeFor(share: string, relPath: string): Promise<Job | null> {
-    const r = this.db.prepare("SELECT * FROM jobs WHERE share = ? AND rel_path = ? AND state IN ('queued','running') LIMIT 1").get(share, relPath) as JobRow | undefined;
+    const r = this.st("SELECT * FROM jobs WHERE share = ? AND rel_path = ? AND state IN ('queued','running') LIMIT 1").get(share, relPath) as JobRow | undefined;
     return r ? toJob(r) : null;
   }
 
   async claimNext(limits: Limits, by: Claimant): Promise<Job | null> {
     const claim = this.db.transaction(() => {
-      const count = (sql: string, ...args: unknown[]) => (this.db.prepare(sql).get(...args) as { n: number }).n;
+      const count = (sql: string, ...args: unknown[]) => (this.st(sql).get(...args) as { n: number }).n;
       if (limits.global !== null && count("SELECT COUNT(*) n FROM jobs WHERE state = 'running'") >= limits.global) return null;
       if (count("SELECT COUNT(*) n FROM jobs WHERE state = 'running' AND host = ?", by.host) >= limits.perHost) return null;
       const r = this.db
@@ -110,7 +118,7 @@ export class SqliteJobStore implements JobStore {
         .get(by.host, limits.perShare) as { id: string } | undefined;
       if (!r) return null;
       const now = Date.now();
-      this.db.prepare("UPDATE jobs SET state = 'running', started_at = ?, worker_pid = ?, host = ?, lease_until = ? WHERE id = ?").run(now, by.pid, by.host, now + by.leaseMs, r.id);
+      this.st("UPDATE jobs SET state = 'running', started_at = ?, worker_pid = ?, host = ?, lease_until = ? WHERE id = ?").run(now, by.pid, by.host, now + by.leaseMs, r.id);
       return r.id;
     });
     const id = claim.immediate();
@@ -119,8 +127,8 @@ export class SqliteJobStore implements JobStore {
 
   async renewLeases(by: Claimant): Promise<string[]> {
     const tx = this.db.transaction(() => {
-      this.db.prepare("UPDATE jobs SET lease_until = ? WHERE state = 'running' AND host = ? AND worker_pid = ?").run(Date.now() + by.leaseMs, by.host, by.pid);
-      return (this.db.prepare("SELECT id FROM jobs WHERE state = 'running' AND host = ? AND worker_pid = ?").all(by.host, by.pid) as { id: string }[]).map((r) => r.id);
+      this.st("UPDATE jobs SET lease_until = ? WHERE state = 'running' AND host = ? AND worker_pid = ?").run(Date.now() + by.leaseMs, by.host, by.pid);
+      return (this.st("SELECT id FROM jobs WHERE state = 'running' AND host = ? AND worker_pid = ?").all(by.host, by.pid) as { id: string }[]).map((r) => r.id);
     });
     return tx.immediate();
   }
@@ -128,8 +136,8 @@ export class SqliteJobStore implements JobStore {
   async expireLeases(): Promise<Job[]> {
     const tx = this.db.transaction(() => {
       const now = Date.now();
-      const ids = (this.db.prepare("SELECT id FROM jobs WHERE state = 'running' AND lease_until IS NOT NULL AND lease_until < ?").all(now) as { id: string }[]).map((r) => r.id);
-      const mark = this.db.prepare("UPDATE jobs SET state = 'interrupted', finished_at = ?, error = ?, outputs = '[]' WHERE id = ? AND state = 'running'");
+      const ids = (this.st("SELECT id FROM jobs WHERE state = 'running' AND lease_until IS NOT NULL AND lease_until < ?").all(now) as { id: string }[]).map((r) => r.id);
+      const mark = this.st("UPDATE jobs SET state = 'interrupted', finished_at = ?, error = ?, outputs = '[]' WHERE id = ? AND state = 'running'");
       for (const id of ids) mark.run(now, JSON.stringify(INTERRUPTED_ERROR), id);
       return ids.map((id) => this.getSync(id)!);
     });
@@ -137,11 +145,11 @@ export class SqliteJobStore implements JobStore {
   }
 
   async markRunning(id: string, where: { outputDir: string; planName: string }): Promise<void> {
-    this.db.prepare("UPDATE jobs SET output_dir = ?, plan_name = ? WHERE id = ?").run(where.outputDir, where.planName, id);
+    this.st("UPDATE jobs SET output_dir = ?, plan_name = ? WHERE id = ?").run(where.outputDir, where.planName, id);
   }
 
   async setPlannedOutputs(id: string, paths: string[]): Promise<void> {
-    this.db.prepare("UPDATE jobs SET planned_outputs = ? WHERE id = ?").run(JSON.stringify(paths), id);
+    this.st("UPDATE jobs SET planned_outputs = ? WHERE id = ?").run(JSON.stringify(paths), id);
   }
 
   async finish(id: string, state: "succeeded" | "failed" | "cancelled" | "interrupted", result: { error?: FerryErrorData | null; outputs?: ResultFile[] }): Promise<boolean> {
@@ -157,9 +165,9 @@ export class SqliteJobStore implements JobStore {
       const job = this.getSync(id);
       if (!job) return null;
       if (job.state === "queued") {
-        this.db.prepare("UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'queued'").run(Date.now(), id);
+        this.st("UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'queued'").run(Date.now(), id);
       } else if (job.state === "running") {
-        this.db.prepare("UPDATE jobs SET cancel_requested = 1 WHERE id = ?").run(id);
+        this.st("UPDATE jobs SET cancel_requested = 1 WHERE id = ?").run(id);
       }
       return this.getSync(id);
     });
@@ -170,17 +178,17 @@ export class SqliteJobStore implements JobStore {
 
   async cancelRequested(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    return (this.db.prepare(`SELECT id FROM jobs WHERE cancel_requested = 1 AND id IN (${ids.map(() => "?").join(",")})`).all(...ids) as { id: string }[]).map((r) => r.id);
+    return (this.st(`SELECT id FROM jobs WHERE cancel_requested = 1 AND id IN (${ids.map(() => "?").join(",")})`).all(...ids) as { id: string }[]).map((r) => r.id);
   }
 
   async running(): Promise<{ job: Job; host: string | null; workerPid: number | null }[]> {
-    return (this.db.prepare("SELECT * FROM jobs WHERE state = 'running'").all() as JobRow[]).map((r) => ({ job: toJob(r), host: r.host, workerPid: r.worker_pid }));
+    return (this.st("SELECT * FROM jobs WHERE state = 'running'").all() as JobRow[]).map((r) => ({ job: toJob(r), host: r.host, workerPid: r.worker_pid }));
   }
 
   async appendEvent(id: string, event: PipelineEvent): Promise<number> {
     const tx = this.db.transaction(() => {
-      const r = this.db.prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE job_id = ?").get(id) as { seq: number };
-      this.db.prepare("INSERT INTO events (job_id, seq, event) VALUES (?, ?, ?)").run(id, r.seq, JSON.stringify(event));
+      const r = this.st("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE job_id = ?").get(id) as { seq: number };
+      this.st("INSERT INTO events (job_id, seq, event) VALUES (?, ?, ?)").run(id, r.seq, JSON.stringify(event));
       return r.seq;
     });
     const seq = tx.immediate();
@@ -189,7 +197,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async events(id: string, afterSeq = 0, limit = 10_000): Promise<StoredEvent[]> {
-    return (this.db.prepare("SELECT seq, event FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?").all(id, afterSeq, limit) as { seq: number; event: string }[]).map((r) => ({
+    return (this.st("SELECT seq, event FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?").all(id, afterSeq, limit) as { seq: number; event: string }[]).map((r) => ({
       seq: r.seq,
       event: JSON.parse(r.event) as PipelineEvent,
     }));
@@ -215,12 +223,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   async hostStopped(name: string): Promise<void> {
-    this.db.prepare("UPDATE hosts SET stopped = 1, jobs_running = 0 WHERE name = ?").run(name);
+    this.st("UPDATE hosts SET stopped = 1, jobs_running = 0 WHERE name = ?").run(name);
   }
 
   async hosts(): Promise<Host[]> {
     const now = Date.now();
-    return (this.db.prepare("SELECT * FROM hosts ORDER BY name").all() as HostRow[]).map((r) => toHost(r, now));
+    return (this.st("SELECT * FROM hosts ORDER BY name").all() as HostRow[]).map((r) => toHost(r, now));
   }
 
   async close(): Promise<void> {

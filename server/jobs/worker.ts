@@ -126,20 +126,22 @@ export class Worker {
   /** Stop taking jobs; cancel and wait for the running ones when asked. */
   async stop(cancelRunning = false): Promise<void> {
     this.stopped = true;
+    await this.startup;
+    if (cancelRunning) for (const ac of this.active.values()) ac.abort(SHUTDOWN);
+    // Until the running jobs end, their leases are renewed and cancel requests still reach them.
+    await Promise.allSettled([...this.running]);
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     if (this.beatTimer) clearInterval(this.beatTimer);
-    await this.startup;
-    if (cancelRunning) for (const ac of this.active.values()) ac.abort(SHUTDOWN);
-    await Promise.allSettled([...this.running]);
     await this.ticking;
     if (this.started) await this.o.store.hostStopped(this.host).catch(() => undefined);
   }
 
   /** Take work now (after a job was created) instead of at the next poll. */
   kick(): void {
-    // A process that does not run jobs (FERRY_NO_WORKER=1, the web host) never claims one.
-    if (!this.started || this.stopped) return;
+    // A process that does not run jobs (FERRY_NO_WORKER=1, the web host) never claims one;
+    // a stopping worker claims nothing more (tick) but still reads cancel requests.
+    if (!this.started) return;
     if (this.ticking) {
       this.again = true;
       return;

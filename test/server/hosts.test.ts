@@ -24,7 +24,8 @@ import { startPostgres, type TestPostgres } from "../fixtures/postgres";
 const root = mkdtempSync(join(tmpdir(), "ferry-hosts-"));
 const share = join(root, "nas");
 const out = join(root, "out");
-const LEASE_SECONDS = 3;
+// Long enough that a healthy worker on a loaded CI machine never misses it; short enough for a quick test.
+const LEASE_SECONDS = 5;
 let pg: TestPostgres;
 let url: string;
 let f: Ferry;

@@ -4,7 +4,7 @@
  * PostgreSQL in a throwaway cluster of the test's own (Unix socket in a
  * temporary folder, run as an unprivileged user).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -283,7 +283,7 @@ describe("choosing the store", () => {
   });
 });
 
-describe("a worker's host name", () => {
+describe("the worker", () => {
   it("is the machine's by default, and refused with the fix when it is not a name", async () => {
     const { store } = openStores({ dataDir: join(root, "names"), databaseUrl: null });
     const config = { dataDir: join(root, "names"), shares: [], outputs: [{ name: "o", path: join(root, "names", "out") }], concurrency: 1, perShareLimit: 1 };
@@ -291,5 +291,43 @@ describe("a worker's host name", () => {
     expect(defaultHostName()).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
     expect(() => new Worker({ store, config, host: "conv 01; rm -rf /" })).toThrow(expect.objectContaining({ code: "worker.host.invalid", hint: expect.stringContaining("--host") }));
     await store.close();
+  });
+});
+
+describe("a lost host's jobs", () => {
+  it.each(KINDS)("on %s: are retried at most autoRetry times, each retry counting its attempt, and their staged files removed", async (_kind, open) => {
+    const { store, auth } = await open();
+    const out = mkdtempSync(join(root, "lost-out-"));
+    const config = { dataDir: join(root, "lost"), shares: [], outputs: [{ name: "o", path: out }], concurrency: 1, perShareLimit: 1 };
+    const noticer = new Worker({ store, config, host: "noticer" });
+    const dead = by("dead-host", 31337, 50);
+    const first = await store.create({ share: "s", relPath: "g/g.vmx", options: { ...options, autoRetry: 1 } });
+    const lose = async () => {
+      const j = (await store.claimNext(limits(null, 5, 5), dead))!;
+      await store.markRunning(j.id, { outputDir: out, planName: "g" });
+      mkdirSync(join(out, ".ferry-g-abc123"));
+      writeFileSync(join(out, ".ferry-g-abc123", "g-sda"), "partial");
+      writeFileSync(join(out, "g-sda"), "renamed into place before the crash");
+      await store.setPlannedOutputs(j.id, [join(out, "g-sda"), join(out, "g.xml")]);
+      await new Promise((r) => setTimeout(r, 120));
+      return j;
+    };
+    expect((await lose()).id).toBe(first.id);
+    const reaped = await noticer.reap();
+    expect(reaped.map((j) => j.id)).toEqual([first.id]);
+    expect(readdirSync(out)).toEqual([]);
+    const retry = (await store.list()).find((j) => j.retryOf === first.id)!;
+    expect(retry).toMatchObject({ state: "queued", attempt: 2, options: { autoRetry: 1 } });
+    expect((await store.events(first.id)).at(-1)!.event).toMatchObject({ type: "warning", code: "job.interrupted", message: expect.stringContaining(`runs again as job ${retry.id} (attempt 2 of 2)`) });
+    // The retry is lost too: no third attempt.
+    expect((await lose()).id).toBe(retry.id);
+    expect((await noticer.reap()).map((j) => j.id)).toEqual([retry.id]);
+    expect(readdirSync(out)).toEqual([]);
+    expect((await store.list()).filter((j) => j.state === "queued")).toEqual([]);
+    expect((await store.events(retry.id)).at(-1)!.event).toMatchObject({ message: expect.stringContaining("Retry it to run it again") });
+    // Nothing left to reap.
+    expect(await noticer.reap()).toEqual([]);
+    await store.close();
+    await auth.close();
   });
 });

@@ -71,6 +71,9 @@ export class Worker {
   private ticking: Promise<void> | null = null;
   private again = false;
   private accelerator = "probing";
+  private beating = false;
+  /** performance.now() when the last successful lease renewal (or claim) was asked for. */
+  private renewedAt = 0;
 
   constructor(private readonly o: WorkerOptions) {
     const host = HostName.safeParse(o.host ?? defaultHostName());
@@ -234,7 +237,11 @@ export class Worker {
 
   /** The heartbeat: this host's state, its leases renewed, and other hosts' expired leases reaped. */
   private async beat(): Promise<void> {
+    this.fence();
     if (this.stopped && this.started && this.active.size === 0) return;
+    // One heartbeat at a time: one stuck on an unreachable database must not pile up more.
+    if (this.beating) return;
+    this.beating = true;
     try {
       let free: number | null = null;
       try {
@@ -254,12 +261,33 @@ export class Worker {
         jobsRunning: this.active.size,
         leaseMs: this.leaseMs,
       });
+      const asked = performance.now();
       const held = new Set(await this.o.store.renewLeases(this.claimant));
+      this.renewedAt = asked;
       // A job this worker runs but no longer holds was interrupted by another host (this one looked dead): stop writing.
       for (const [id, ac] of this.active) if (!held.has(id) && !ac.signal.aborted) ac.abort(LOST);
       await this.reap();
     } catch (e) {
       this.o.log?.({ msg: "heartbeat failed", host: this.host, error: (e as Error).message });
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  /**
+   * Cut off from the store (a network partition, a database that hangs),
+   * this worker cannot renew its leases, and once they run out another host
+   * interrupts its jobs and cleans up the shared output. So it stops them
+   * itself first: after two thirds of the lease without a renewal (timed
+   * from when the last successful renewal was asked for, which is no later
+   * than the database's own time of it).
+   */
+  private fence(): void {
+    if (this.active.size === 0 || performance.now() - this.renewedAt <= (this.leaseMs * 2) / 3) return;
+    for (const [id, ac] of this.active) {
+      if (ac.signal.aborted) continue;
+      this.o.log?.({ job: id, host: this.host, msg: "lease not renewed for two thirds of its time: stopping the job before another host takes it over" });
+      ac.abort(LOST);
     }
   }
 
@@ -271,8 +299,11 @@ export class Worker {
     }
     if (this.stopped) return;
     while (this.active.size < this.o.config.concurrency && !this.stopped) {
+      const asked = performance.now();
       const job = await this.o.store.claimNext({ global: this.o.config.globalLimit ?? null, perShare: this.o.config.perShareLimit, perHost: this.o.config.concurrency }, this.claimant);
       if (!job) break;
+      // A claim is a lease from the moment it was asked for.
+      if (this.active.size === 0) this.renewedAt = asked;
       const ac = new AbortController();
       this.active.set(job.id, ac);
       const p = this.run(job, ac).finally(() => {

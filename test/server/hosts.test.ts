@@ -11,7 +11,7 @@ import type { createHTTPServer as CreateHTTPServer } from "@trpc/server/adapters
 import { EventSource } from "eventsource";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,7 +35,7 @@ let token: string;
 const workers = new Map<string, ChildProcess>();
 const logs = new Map<string, string>();
 const small: string[] = [];
-let slow: string, slow2: string, slow3: string;
+let slow: string, slow2: string, slow3: string, slow4: string;
 
 const wait = async (what: string, cond: () => boolean | Promise<boolean>, ms = 60_000) => {
   const end = Date.now() + ms;
@@ -46,10 +46,10 @@ const wait = async (what: string, cond: () => boolean | Promise<boolean>, ms = 6
 };
 const rel = (vmx: string) => relative(share, vmx);
 
-function startWorker(host: string): ChildProcess {
+function startWorker(host: string, databaseUrl = url): ChildProcess {
   const dataDir = join(root, `data-${host}`);
   const child = spawn(resolve(__dirname, "../../bin/ferry"), ["worker", "--host", host], {
-    env: { ...process.env, FERRY_DATABASE_URL: url, FERRY_DATA_DIR: dataDir, FERRY_CONFIG: join(root, "ferry.json"), FERRY_OVERLAY_DIR: join(dataDir, "scratch"), FERRY_ACCEL: "tcg" },
+    env: { ...process.env, FERRY_DATABASE_URL: databaseUrl, FERRY_DATA_DIR: dataDir, FERRY_CONFIG: join(root, "ferry.json"), FERRY_OVERLAY_DIR: join(dataDir, "scratch"), FERRY_ACCEL: "tcg" },
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group: killing it is the host losing power (tsx, node, qemu-img at once).
     detached: true,
@@ -84,6 +84,7 @@ beforeAll(async () => {
   slow = makeGuest(share, "slow", [{ slot: "scsi0:0", sizeMiB: 512, dataMiB: 192 }]);
   slow2 = makeGuest(share, "slowtwo", [{ slot: "scsi0:0", sizeMiB: 512, dataMiB: 192 }]);
   slow3 = makeGuest(share, "slowthree", [{ slot: "scsi0:0", sizeMiB: 256, dataMiB: 96 }]);
+  slow4 = makeGuest(share, "slowfour", [{ slot: "scsi0:0", sizeMiB: 512, dataMiB: 192 }]);
   writeFileSync(
     join(root, "ferry.json"),
     JSON.stringify({ shares: [{ name: "nas", path: share, readOnly: true }], outputs: [{ name: "out", path: out }], concurrency: 1, perShareLimit: 8, leaseSeconds: LEASE_SECONDS }),
@@ -249,4 +250,58 @@ describe("two conversion hosts on PostgreSQL", () => {
     expect((await client().jobs.hosts.query()).hosts.find((h) => h.name === victim)).toMatchObject({ state: "lost" });
     expect(logs.get(survivor)).toContain(`"job":"${retry.id}"`);
   }, 240_000);
+
+  it("a host cut off from the database stops its job before another host takes it over, and its late verdict does not overwrite the takeover", async () => {
+    // conv-c reaches PostgreSQL through a Unix socket relay the test can cut: a network partition.
+    const relayDir = mkdtempSync(join(tmpdir(), "ferry-relay-"));
+    let cut = false;
+    const held: (() => void)[] = [];
+    const relay: Server = createServer((client: Socket) => {
+      const upstream = connect(join(pg.socketDir, ".s.PGSQL.5432"));
+      const forward = (from: Socket, to: Socket) =>
+        from.on("data", (chunk) => {
+          if (cut) held.push(() => to.write(chunk));
+          else to.write(chunk);
+        });
+      forward(client, upstream);
+      forward(upstream, client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(join(relayDir, ".s.PGSQL.5432"), () => r()));
+    try {
+      startWorker("conv-c", url.replace(/host=[^&]*/, `host=${encodeURIComponent(relayDir)}`));
+      await wait("conv-c to heartbeat", async () => (await f.store.hosts()).some((h) => h.name === "conv-c" && h.state === "online"), 60_000);
+      const { jobs } = await client().jobs.create.mutate({ guests: [{ share: "nas", relPath: rel(slow4) }], options: { copyOnly: true, overwrite: true, rateLimitMiBps: 16, host: "conv-c" } });
+      const id = jobs[0]!.id;
+      await wait("copy progress on conv-c", async () => (await f.store.events(id)).some((e) => e.event.type === "progress" && e.event.bytesDone > 0), 60_000);
+      const copying = () => spawnSync("pgrep", ["-f", `data-conv-c/scratch/${id}`]).status === 0;
+      expect(copying()).toBe(true);
+      cut = true;
+      const t0 = Date.now();
+      let stoppedAt = 0;
+      let takenAt = 0;
+      await wait("conv-c to stop copying, and the job to be taken over", async () => {
+        if (!stoppedAt && !copying()) stoppedAt = Date.now();
+        if (!takenAt && (await job(id)).state === "interrupted") takenAt = Date.now();
+        return stoppedAt > 0 && takenAt > 0;
+      }, 30_000);
+      // It stopped on its own, before the lease ran out and another host cleaned up after it.
+      expect(stoppedAt).toBeLessThan(takenAt);
+      expect(stoppedAt - t0).toBeLessThan(LEASE_SECONDS * 1000);
+      expect(logs.get("conv-c")).toContain("lease not renewed for two thirds of its time");
+      // The partition heals: conv-c's pending writes arrive, but the verdict stands.
+      cut = false;
+      for (const send of held.splice(0)) send();
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await job(id)).toMatchObject({ state: "interrupted", host: "conv-c", error: { code: "job.interrupted" } });
+      expect(readdirSync(out).filter((n) => n.startsWith("slowfour") || n.startsWith(".ferry-slowfour"))).toEqual([]);
+    } finally {
+      killHost("conv-c");
+      relay.close();
+      rmSync(relayDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

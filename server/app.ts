@@ -80,5 +80,5 @@ export function startWorker(): void {
     return;
   }
   // No worker here, but this process still notices hosts that stopped heartbeating.
-  setInterval(() => void f.worker.reap().catch(() => undefined), Math.max(1000, (f.config.leaseSeconds * 1000) / 3)).unref();
+  setInterval(() => void f.worker.reap().catch(() => undefined), Math.max(1000, (f.config.leaseSeconds * 1000) / 4)).unref();
 }

@@ -66,6 +66,7 @@ export class Worker {
   private readonly chains = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | null = null;
   private beatTimer: NodeJS.Timeout | null = null;
+  private fenceTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private started = false;
   private ticking: Promise<void> | null = null;
@@ -113,7 +114,10 @@ export class Worker {
       await this.beat();
       if (this.stopped) return;
       this.timer = setInterval(() => this.kick(), this.o.pollMs ?? 500);
-      this.beatTimer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.leaseMs / 3)));
+      // Four renewals per lease: one slow or lost renewal is no reason to stop a job (see fence()).
+      this.beatTimer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.leaseMs / 4)));
+      // No I/O: checked often, so a cut-off worker stops soon after the threshold, well before the lease ends.
+      this.fenceTimer = setInterval(() => this.fence(), Math.max(50, Math.floor(this.leaseMs / 20)));
       this.kick();
     })().catch((e: Error) => this.o.log?.({ msg: "worker start failed", host: this.host, error: e.message }));
     return this;
@@ -136,6 +140,7 @@ export class Worker {
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     if (this.beatTimer) clearInterval(this.beatTimer);
+    if (this.fenceTimer) clearInterval(this.fenceTimer);
     await this.ticking;
     if (this.started) await this.o.store.hostStopped(this.host).catch(() => undefined);
   }
@@ -237,7 +242,6 @@ export class Worker {
 
   /** The heartbeat: this host's state, its leases renewed, and other hosts' expired leases reaped. */
   private async beat(): Promise<void> {
-    this.fence();
     if (this.stopped && this.started && this.active.size === 0) return;
     // One heartbeat at a time: one stuck on an unreachable database must not pile up more.
     if (this.beating) return;
@@ -278,15 +282,15 @@ export class Worker {
    * Cut off from the store (a network partition, a database that hangs),
    * this worker cannot renew its leases, and once they run out another host
    * interrupts its jobs and cleans up the shared output. So it stops them
-   * itself first: after two thirds of the lease without a renewal (timed
+   * itself first: after three quarters of the lease without a renewal (timed
    * from when the last successful renewal was asked for, which is no later
    * than the database's own time of it).
    */
   private fence(): void {
-    if (this.active.size === 0 || performance.now() - this.renewedAt <= (this.leaseMs * 2) / 3) return;
+    if (this.active.size === 0 || performance.now() - this.renewedAt <= this.leaseMs * 0.75) return;
     for (const [id, ac] of this.active) {
       if (ac.signal.aborted) continue;
-      this.o.log?.({ job: id, host: this.host, msg: "lease not renewed for two thirds of its time: stopping the job before another host takes it over" });
+      this.o.log?.({ job: id, host: this.host, msg: "lease not renewed for three quarters of its time: stopping the job before another host takes it over" });
       ac.abort(LOST);
     }
   }

@@ -65,7 +65,7 @@ export const FerryConfig = z.object({
   databaseUrl: z.string().nullable(),
   /** Jobs running at once across every host; null: only each host's concurrency bounds them. */
   globalLimit: z.number().int().min(1).max(10_000).nullable(),
-  /** How long a job's claim holds without its worker's heartbeat (the worker renews it every third of that). */
+  /** How long a job's claim holds without its worker's heartbeat (the worker renews it every quarter of that). */
   leaseSeconds: z.number().int().min(1).max(3600),
   /** Where this host's worker keeps overlays (host-local scratch space). */
   overlayDir: absolute,

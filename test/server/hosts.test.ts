@@ -291,7 +291,7 @@ describe("two conversion hosts on PostgreSQL", () => {
       // It stopped on its own, before the lease ran out and another host cleaned up after it.
       expect(stoppedAt).toBeLessThan(takenAt);
       expect(stoppedAt - t0).toBeLessThan(LEASE_SECONDS * 1000);
-      expect(logs.get("conv-c")).toContain("lease not renewed for two thirds of its time");
+      expect(logs.get("conv-c")).toContain("lease not renewed for three quarters of its time");
       // The partition heals: conv-c's pending writes arrive, but the verdict stands.
       cut = false;
       for (const send of held.splice(0)) send();

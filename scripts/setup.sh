@@ -12,7 +12,9 @@
 #                    debootstrap, fdisk, e2fsprogs, zstd (the Debian test guest builder;
 #                    zstd and xz also read guests' initramfs images), libguestfs-xfs,
 #                    dosfstools, mtools (the rhel-like and uefi test guests),
-#                    openssl (the self-signed HTTPS certificate made at first start)
+#                    openssl (the self-signed HTTPS certificate made at first start),
+#                    postgresql (the store several conversion hosts share; the tests start a
+#                    throwaway cluster of their own from its binaries, as an unprivileged user)
 #   npm packages:    npm ci, when package-lock.json changed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +57,8 @@ dpkg-query -W -f '${Status}' libguestfs-xfs 2>/dev/null | grep -q 'ok installed'
 command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
 command -v mcopy >/dev/null || missing+=(mtools)
 command -v openssl >/dev/null || missing+=(openssl)
+# PostgreSQL's server binaries (initdb, postgres); no cluster is created or started here.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 # npm run bench compares the conversion with Debian's virt-v2v, which needs
 # nbdkit and nbdcopy (libnbd-bin) at run time without depending on them.
 if [ "${1:-}" = "--bench" ]; then
@@ -66,6 +70,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   say "installing Debian packages: ${missing[*]}"
+  # Only the binaries: Debian's postgresql would otherwise create and start a cluster of its own.
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    $sudo mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -202,7 +202,10 @@ export function JobView({ id }: { id: string }) {
       <div className="flex flex-wrap items-center justify-between gap-2">
         <div>
           <h1 className="text-xl font-semibold">{j.planName ?? j.relPath.split("/").pop()?.replace(/\.vmx$/i, "")}</h1>
-          <p className="text-sm text-slate-500">{j.share}:{j.relPath} · <Link className="underline" href="/jobs">all jobs</Link></p>
+          <p className="text-sm text-slate-500">
+            {j.share}:{j.relPath} · <span aria-label="Conversion host">{j.host ? <>on <Link className="underline" href="/hosts">{j.host}</Link></> : j.options.host ? `waiting for ${j.options.host}` : "any host"}</span>
+            {j.attempt > 1 && ` · attempt ${j.attempt}`} · <Link className="underline" href="/jobs">all jobs</Link>
+          </p>
         </div>
         <div className="flex items-center gap-2">
           <span aria-label="Job state"><JobStateBadge state={j.state} /></span>

@@ -20,10 +20,11 @@ export function ImportWizard() {
   const router = useRouter();
   const [step, setStep] = useState(0);
   const [selected, setSelected] = useState<SelectedGuest[]>([]);
-  const [common, setCommon] = useState<CommonOptions>({ output: "local", format: "raw", allocation: "sparse", copyOnly: false, bootCheck: true });
+  const [common, setCommon] = useState<CommonOptions>({ output: "local", format: "raw", allocation: "sparse", copyOnly: false, bootCheck: true, autoRetry: 0 });
   const [choices, setChoices] = useState<Record<string, GuestChoices>>({});
   const [tab, setTab] = useState(0);
   const health = useQuery({ ...trpc.system.health.queryOptions(), enabled: step >= 2 });
+  const hosts = useQuery({ ...trpc.jobs.hosts.queryOptions(), enabled: step >= 2 });
 
   // The first preview (no options) gives each guest's NICs and serves the Preview step;
   // from Target on, previews follow the choices (one inspection per guest until then).
@@ -111,6 +112,18 @@ export function ImportWizard() {
               <span className="flex items-center gap-2">
                 <input id="t-rate" type="number" min={1} className={`${input} w-28`} placeholder="no limit" value={common.rateLimitMiBps ?? ""} onChange={(e) => setCommon({ ...common, rateLimitMiBps: e.target.value ? Math.max(1, Math.floor(Number(e.target.value))) : undefined })} />
                 <span className="text-xs text-slate-500">MiB/s per disk, to spare a busy NAS</span>
+              </span>
+              <label htmlFor="t-host" className="font-medium">Conversion host</label>
+              <select id="t-host" className={input} value={common.host ?? ""} onChange={(e) => setCommon({ ...common, host: e.target.value || undefined })}>
+                <option value="">any host</option>
+                {hosts.data?.hosts.map((h) => <option key={h.name} value={h.name}>{h.name} ({h.state}{h.state === "online" ? `, ${h.jobsRunning} of ${h.concurrency} jobs` : ""})</option>)}
+              </select>
+              <label htmlFor="t-retry" className="font-medium">Automatic retry</label>
+              <span className="flex items-center gap-2">
+                <select id="t-retry" className={`${input} w-28`} value={common.autoRetry} onChange={(e) => setCommon({ ...common, autoRetry: Number(e.target.value) })}>
+                  {[0, 1, 2, 3].map((n) => <option key={n} value={n}>{n === 0 ? "off" : `${n} time${n > 1 ? "s" : ""}`}</option>)}
+                </select>
+                <span className="text-xs text-slate-500">when the host running a job stops (its partial outputs are removed first)</span>
               </span>
               <span className="font-medium">Guest conversion</span>
               <label className="flex items-center gap-2">

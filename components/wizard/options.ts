@@ -12,6 +12,10 @@ export interface CommonOptions {
   copyOnly: boolean;
   /** Boot the result under qemu before finishing. */
   bootCheck: boolean;
+  /** The conversion host to run on; undefined: any host. */
+  host?: string;
+  /** Run again on another host when the host running it is lost, at most this many times. */
+  autoRetry: number;
 }
 
 export interface NicChoice {

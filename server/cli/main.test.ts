@@ -101,6 +101,9 @@ describe("ferry CLI", () => {
     [["-i", "vmx", vmx, "-o", "local", "-os", dir, "--parallel", "0"], "--parallel 0: expected a number from 1 to 16"],
     [["-i", "vmx", vmx, "-o", "local", "-os", "--copy-only"], "-os needs a value"],
     [["-i"], "-i needs a value"],
+    [["worker", "--bogus"], "worker takes only --host NAME"],
+    [["worker", "--host", "conv 01;rm"], 'worker --host "conv 01;rm": 1 to 63 letters'],
+    [["worker", "--host=-x"], 'worker --host "-x": 1 to 63 letters'],
   ])("refuses bad usage %j", async (args, message) => {
     const r = await cli(...(args as string[]));
     expect(r.status).toBe(1);

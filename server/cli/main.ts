@@ -12,6 +12,8 @@ import { humanPrinter, jsonPrinter } from "./printer";
 import { dirname } from "node:path";
 import { formatDisk, formatSummary } from "./summary";
 import { USER_USAGE, userCommand, UserUsageError } from "./users";
+import { FERRY_VERSION } from "../version";
+import { HostName } from "../jobs/job";
 
 /**
  * `ferry`: the command line. Speaks virt-v2v's dialect
@@ -48,7 +50,8 @@ const USAGE = `usage:
     --machine-readable       one JSON event per line on stdout
     -v, --verbose            print log lines
   ferry check [--json]                   qemu-img's version and block drivers
-  ferry worker                           run queued jobs (the web server runs one too, unless FERRY_NO_WORKER=1)
+  ferry worker [--host NAME]             run queued jobs as conversion host NAME (default: this machine's host name;
+                                         the web server runs one too, unless FERRY_NO_WORKER=1)
 ${USER_USAGE}  ferry --help | --version
 `;
 
@@ -84,7 +87,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     return argv.length === 0 ? 1 : 0;
   }
   if (argv.includes("--version") || argv.includes("-V")) {
-    io.out("ferry 0.1.0\n");
+    io.out(`ferry ${FERRY_VERSION}\n`);
     return 0;
   }
   if (argv[0] === "inspect") return inspect(argv.slice(1), io);
@@ -145,16 +148,25 @@ async function disk(args: string[], io: CliIo): Promise<number> {
 
 /** The job worker on its own, until SIGTERM or SIGINT; jobs it was running are cancelled cleanly. */
 async function worker(args: string[], io: CliIo): Promise<number> {
-  if (args.length) throw new UsageError("worker takes no arguments (configure it with FERRY_DATA_DIR / FERRY_CONFIG)");
+  let host: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--host" && args[i + 1] !== undefined) host = args[++i];
+    else if (args[i]!.startsWith("--host=")) host = args[i]!.slice("--host=".length);
+    else throw new UsageError("worker takes only --host NAME (configure it with FERRY_DATA_DIR / FERRY_CONFIG / FERRY_DATABASE_URL)");
+  }
+  const name = host === undefined ? null : HostName.safeParse(host);
+  if (name && !name.success) throw new UsageError(`worker --host ${JSON.stringify(host)}: ${name.error.issues[0]!.message}`);
   const { ferry, jsonLog } = await import("../app");
-  const f = ferry();
+  const f = ferry({ host: host ?? (process.env.FERRY_HOST || undefined), bootstrap: false });
   f.worker.start();
-  jsonLog({ msg: "worker started", pid: process.pid, dataDir: f.config.dataDir, concurrency: f.config.concurrency });
+  await f.worker.ready();
+  jsonLog({ msg: "worker started", host: f.worker.host, pid: process.pid, store: f.storeKind, dataDir: f.config.dataDir, overlayDir: f.config.overlayDir, concurrency: f.config.concurrency });
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", () => resolve());
     process.once("SIGINT", () => resolve());
   });
   await f.worker.stop(true);
+  await f.store.close();
   io.err("ferry: worker stopped\n");
   return 0;
 }

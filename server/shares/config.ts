@@ -61,6 +61,14 @@ export const FerryConfig = z.object({
   tls: z.object({ cert: absolute, key: absolute }).nullable(),
   /** Plain HTTP instead of HTTPS: only behind a TLS proxy. */
   plainHttp: z.boolean(),
+  /** PostgreSQL shared by several conversion hosts (postgresql://...); null: SQLite in the data folder, one host. */
+  databaseUrl: z.string().nullable(),
+  /** Jobs running at once across every host; null: only each host's concurrency bounds them. */
+  globalLimit: z.number().int().min(1).max(10_000).nullable(),
+  /** How long a job's claim holds without its worker's heartbeat (the worker renews it every quarter of that). */
+  leaseSeconds: z.number().int().min(1).max(3600),
+  /** Where this host's worker keeps overlays (host-local scratch space). */
+  overlayDir: absolute,
 });
 export type FerryConfig = z.infer<typeof FerryConfig>;
 
@@ -73,6 +81,10 @@ const FileConfig = z.object({
   trustedProxies: z.array(TrustedProxy).optional(),
   tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
   plainHttp: z.boolean().optional(),
+  databaseUrl: z.string().optional(),
+  globalLimit: z.number().int().optional(),
+  leaseSeconds: z.number().int().optional(),
+  overlayDir: z.string().optional(),
 }).strict();
 
 function invalid(file: string, issues: z.core.$ZodIssue[]): FerryError {
@@ -116,6 +128,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Relative certificate paths are relative to the configuration file.
     tls: fromFile.tls ? { cert: resolve(dirname(file), fromFile.tls.cert), key: resolve(dirname(file), fromFile.tls.key) } : null,
     plainHttp: env.FERRY_PLAIN_HTTP === "1" || (fromFile.plainHttp ?? false),
+    databaseUrl: env.FERRY_DATABASE_URL || fromFile.databaseUrl || null,
+    globalLimit: intFromEnv(env, "FERRY_GLOBAL_LIMIT") ?? fromFile.globalLimit ?? null,
+    leaseSeconds: intFromEnv(env, "FERRY_LEASE_SECONDS") ?? fromFile.leaseSeconds ?? 30,
+    overlayDir: env.FERRY_OVERLAY_DIR ? resolve(cwd, env.FERRY_OVERLAY_DIR) : fromFile.overlayDir ? resolve(dirname(file), fromFile.overlayDir) : join(base, "overlays"),
   };
   const parsed = FerryConfig.safeParse(config);
   if (!parsed.success) throw invalid(existsSync(file) ? file : "(environment)", parsed.error.issues);

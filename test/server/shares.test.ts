@@ -133,4 +133,15 @@ describe("config", () => {
     expect(() => loadConfig({ FERRY_CONFIG: join(root, "none.json") }, root)).toThrow(expect.objectContaining({ code: "config.missing" }));
     expect(() => loadConfig({ FERRY_DATA_DIR: root, FERRY_CONCURRENCY: "many" }, root)).toThrow(expect.objectContaining({ code: "config.invalid" }));
   });
+
+  it("several hosts: the database URL, global limit, lease and overlay folder, from the file or the environment", () => {
+    const file = join(root, "hosts.json");
+    writeFileSync(file, JSON.stringify({ databaseUrl: "postgresql://ferry@db.lan/ferry", globalLimit: 12, leaseSeconds: 20, overlayDir: "scratch" }));
+    expect(loadConfig({ FERRY_CONFIG: file }, root)).toMatchObject({ databaseUrl: "postgresql://ferry@db.lan/ferry", globalLimit: 12, leaseSeconds: 20, overlayDir: join(root, "scratch") });
+    expect(loadConfig({ FERRY_CONFIG: file, FERRY_DATABASE_URL: "postgresql://other/db", FERRY_GLOBAL_LIMIT: "3", FERRY_LEASE_SECONDS: "9", FERRY_OVERLAY_DIR: "/srv/ov" }, root)).toMatchObject({ databaseUrl: "postgresql://other/db", globalLimit: 3, leaseSeconds: 9, overlayDir: "/srv/ov" });
+    expect(loadConfig({ FERRY_DATA_DIR: join(root, "d") }, root)).toMatchObject({ databaseUrl: null, globalLimit: null, leaseSeconds: 30, overlayDir: join(root, "d", "overlays") });
+    writeFileSync(file, JSON.stringify({ leaseSeconds: 0 }));
+    expect(() => loadConfig({ FERRY_CONFIG: file }, root)).toThrow(expect.objectContaining({ code: "config.invalid", message: expect.stringContaining("leaseSeconds") }));
+    expect(() => loadConfig({ FERRY_DATA_DIR: join(root, "d2"), FERRY_LEASE_SECONDS: "soon" }, root)).toThrow(expect.objectContaining({ code: "config.invalid", message: expect.stringContaining("FERRY_LEASE_SECONDS") }));
+  });
 });

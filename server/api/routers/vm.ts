@@ -7,7 +7,7 @@ import { findOutput, findShare, resolveInShare, withShareInput } from "../../sha
 import { freeBytesOrNull } from "../../host-fs";
 import { join } from "node:path";
 import { readVmxBytes } from "../../input/vmx-file";
-import { jsonMetadata, libvirtXml, qemuScript } from "../../output";
+import { previewMetadata } from "../../output";
 import { viewerProcedure, router } from "../trpc";
 
 function decodeLines(bytes: Uint8Array, charset: string): string[] {
@@ -54,7 +54,7 @@ export const vmRouter = router({
       }
       const output = findOutput(ctx.ferry.config, options.target);
       const finalDisks = plan ? plan.disks.map((d) => join(output.path, d.targetName)) : [];
-      const metadata = plan ? (plan.output.mode === "local" ? libvirtXml(plan, finalDisks) : plan.output.mode === "qemu" ? qemuScript(plan, finalDisks) : jsonMetadata(plan, finalDisks)) : null;
+      const metadata = plan ? previewMetadata(plan, finalDisks) : null;
       const outputFreeBytes = freeBytesOrNull(output.path);
       return {
         vm,

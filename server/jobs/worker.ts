@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { FerryError, type FerryErrorData } from "../errors";
 import { inspectGuest } from "../input/inspect-guest";
 import { plannedOutputs } from "../output";
+import { resolveDestination, targetFolders } from "../output/targets";
 import { runPipeline, type PipelineEvent } from "../pipeline";
 import { planTarget } from "../plan";
 import { findOutput, findShare, openShareInput, resolveInShare, type FerryConfig } from "../shares";
@@ -56,7 +57,7 @@ export class Worker {
   }
 
   start(): this {
-    for (const out of this.o.config.outputs) mkdirSync(out.path, { recursive: true });
+    for (const dir of targetFolders(this.o.config.outputs)) mkdirSync(dir, { recursive: true });
     this.recover();
     this.timer = setInterval(() => this.tick(), this.o.pollMs ?? 500);
     this.tick();
@@ -145,8 +146,9 @@ export class Worker {
       source = await openShareInput(share);
       const vmx = await resolveInShare(share, job.relPath, source);
       const vm = await inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true, input: source });
-      const plan = planTarget(vm, planOptionsFor(job.options, target.path, job.copyOnly));
-      this.o.store.markRunning(job.id, { outputDir: target.path, planName: plan.name });
+      const destination = await resolveDestination(target, job.options.output);
+      const plan = planTarget(vm, planOptionsFor(job.options, destination, job.copyOnly));
+      this.o.store.markRunning(job.id, { outputDir: destination.outputDir, planName: plan.name });
       mkdirSync(overlays, { recursive: true });
       pipelineStarted = true;
       const files = await runPipeline(plan, {

@@ -76,6 +76,20 @@ describe("ferry -o libvirt -oc URI -os POOL", () => {
     expect(xml).toContain("<source network='default'");
   });
 
+  it("defines a UEFI guest with the host's OVMF and its own variables, a volume of the pool", async () => {
+    const efi = makeGuest(root, "efi", [{ slot: "scsi0:0", sizeMiB: 16, dataMiB: 1 }], ['firmware = "efi"']);
+    const r = await ferry("-i", "vmx", efi, "-o", "libvirt", "-oc", lv.uri, "-os", "images", "--copy-only", "-n", "default");
+    expect(r.err).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const xml = lv.virsh("dumpxml", "efi");
+    expect(xml).toContain("<loader readonly='yes' secure='no' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>");
+    expect(xml).toContain(`<nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'>${join(poolDir, "efi_VARS.fd")}</nvram>`);
+    expect(volumes()).toEqual(expect.arrayContaining(["efi-sda", "efi_VARS.fd"]));
+    lv.virsh("undefine", "--keep-nvram", "efi");
+    for (const f of ["efi-sda", "efi_VARS.fd"]) rmSync(join(poolDir, f));
+    lv.virsh("pool-refresh", "images");
+  });
+
   it("refuses a domain name already defined, before copying anything; --overwrite replaces the shut-off domain", async () => {
     const before = readdirSync(poolDir).sort();
     const r = await ferry("-i", "vmx", two, "-o", "libvirt", "-oc", lv.uri, "-os", "images", "--copy-only", "-n", "default", "--machine-readable");

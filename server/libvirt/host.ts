@@ -87,8 +87,8 @@ export async function findDomain(uri: string, key: string): Promise<{ name: stri
 }
 
 /** `virsh domstate`: running, shut off, paused... */
-export async function domainState(uri: string, name: string): Promise<string> {
-  return (await call(uri, ["domstate", "--", name])).trim();
+export async function domainState(uri: string, name: string, options?: VirshOptions): Promise<string> {
+  return (await call(uri, ["domstate", "--", name], options)).trim();
 }
 
 /** Network names defined on the host, and which are active. */

@@ -123,6 +123,10 @@ export async function openLibvirtOutput(plan: TargetPlan): Promise<Output> {
       report?.domain({ uri, name: plan.name, uuid: plan.uuid, pool, volumes: written.filter((f) => f.kind === "disk" || f.kind === "nvram").map((f) => f.path), state, started: started && state === "running" });
       return written;
     },
-    abort: () => files.abort(),
+    async abort() {
+      files.abort();
+      // A refresh by anyone else meanwhile listed the staging folder: list the pool again without it.
+      await poolRefresh(uri, pool).catch(() => undefined);
+    },
   };
 }

@@ -111,6 +111,11 @@ describe("an output target of kind libvirt", () => {
     expect(d).toMatchObject({ uri: lv.uri, name: "web07", pool: "vms", volumes: [join(poolDir, "web07-sda")], definedState: "running", started: true, state: "running", error: null });
     lv.virsh("destroy", "web07");
     expect(await client.jobs.domain.query({ id })).toMatchObject({ state: "shut off" });
+    // The libvirt gone: the job page still shows the domain, and why its state is unknown.
+    await lv.stop();
+    const gone = await client.jobs.domain.query({ id });
+    expect(gone).toMatchObject({ name: "web07", definedState: "running", state: null });
+    expect(gone!.error).toMatch(/^cannot reach libvirt at qemu\+unix:/);
   });
 
   it("refuses a libvirt target that names no pool, and a folder target asked for -o libvirt", async () => {

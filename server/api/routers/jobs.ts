@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { tracked, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { Job, JobOptions, JobState, jobBus } from "../../jobs";
+import { FerryError } from "../../errors";
 import { PipelineEvent } from "../../pipeline/events";
 import { domainState } from "../../libvirt/host";
 import { virshMessage, VirshError } from "../../libvirt/virsh";
@@ -106,9 +107,9 @@ export const jobsRouter = router({
       if (!d) return null;
       const base = { uri: d.uri, name: d.name, pool: d.pool, volumes: d.volumes, definedState: d.state, started: d.started };
       try {
-        return { ...base, state: await domainState(d.uri, d.name), error: null };
+        return { ...base, state: await domainState(d.uri, d.name, { timeoutMs: 10_000 }), error: null };
       } catch (e) {
-        return { ...base, state: null, error: e instanceof VirshError ? virshMessage(e.stderr) : (e as Error).message };
+        return { ...base, state: null, error: e instanceof VirshError ? virshMessage(e.stderr) : e instanceof FerryError ? e.message : "libvirt did not answer" };
       }
     }),
 

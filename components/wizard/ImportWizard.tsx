@@ -88,9 +88,9 @@ export function ImportWizard() {
       {step === 2 && pv && cur && (
         <div className="grid gap-4 lg:grid-cols-2">
           <Card title="Target (all selected guests)" id="target-heading">
-            <div className="grid grid-cols-[10rem_1fr] items-center gap-2 text-sm">
+            <div className="grid grid-cols-[10rem_minmax(0,1fr)] items-center gap-2 text-sm">
               <label htmlFor="t-folder" className="font-medium">Target</label>
-              <select id="t-folder" className={input} value={targetName} onChange={(e) => {
+              <select id="t-folder" className={`${input} w-full min-w-0`} value={targetName} onChange={(e) => {
                 const t = health.data?.outputs.find((o) => o.name === e.target.value);
                 // A libvirt pool makes the output a libvirt domain; a folder takes the kinds of files.
                 setCommon({ ...common, target: e.target.value, output: t?.kind === "libvirt" ? "libvirt" : common.output === "libvirt" ? "local" : common.output, start: t?.kind === "libvirt" ? common.start : false });
@@ -100,7 +100,7 @@ export function ImportWizard() {
               {chosenTarget && (
                 <>
                   <span className="font-medium">Free space</span>
-                  <span data-testid="target-free">
+                  <span data-testid="target-free" className="break-all">
                     {chosenTarget.freeBytes !== null ? <>{formatBytes(chosenTarget.freeBytes)} free in {chosenTarget.kind === "libvirt" ? `storage ${chosenTarget.where}` : chosenTarget.where}</> : <span className="text-red-700">{chosenTarget.error ?? "unknown"}</span>}
                   </span>
                 </>

@@ -63,7 +63,12 @@ export async function probeLibvirt(uri: string, pool: string, options?: VirshOpt
   return { uri, pool, poolPath: facts.path, domainType, machine, firmware: { plain: chooseFirmware(descriptors, machine, false), secure: chooseFirmware(descriptors, machine, true) } };
 }
 
-/** Bytes free in a pool, as libvirt reports them (null when it cannot say). */
+/** A pool's folder (null for pools that are not folder-backed). */
+export async function poolFolder(uri: string, pool: string, options?: VirshOptions): Promise<string | null> {
+  return parsePoolXml(await call(uri, ["pool-dumpxml", "--", pool], options)).path;
+}
+
+/** Bytes free in a pool, as libvirt reports them (null when it cannot say); libvirt counts blocks reserved for root too. */
 export async function poolFreeBytes(uri: string, pool: string, options?: VirshOptions): Promise<number | null> {
   return parsePoolInfo(await call(uri, ["pool-info", "--bytes", "--", pool], options)).availableBytes;
 }

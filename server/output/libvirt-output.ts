@@ -114,6 +114,7 @@ export async function openLibvirtOutput(plan: TargetPlan): Promise<Output> {
           // A guest that dies at once (bad firmware, missing device) is not "running".
           await new Promise((r) => setTimeout(r, SETTLE_MS));
           started = true;
+          report?.log(`started the domain "${plan.name}"`);
         } catch (e) {
           report?.warn("libvirt.start", `the domain "${plan.name}" is defined but did not start: ${e instanceof VirshError ? virshMessage(e.stderr) : (e as Error).message}`);
         }

@@ -1,6 +1,6 @@
 import { FerryError } from "../errors";
 import { freeBytesOrNull } from "../host-fs";
-import { poolFreeBytes, probeLibvirt } from "../libvirt/host";
+import { poolFolder, poolFreeBytes, probeLibvirt } from "../libvirt/host";
 import type { LibvirtTarget, OutputMode } from "../plan";
 import type { OutputTarget } from "../shares/config";
 
@@ -43,7 +43,11 @@ export async function targetStatus(target: OutputTarget): Promise<TargetStatus> 
   if (target.kind === "libvirt") {
     const where = `pool ${target.pool} on ${target.uri}`;
     try {
-      return { name: target.name, kind: "libvirt", where, freeBytes: await poolFreeBytes(target.uri, target.pool, { timeoutMs: 10_000 }), error: null };
+      // The space Ferry's own check counts (what a writer without root's reserve may use) when the pool's folder is here;
+      // libvirt's Available also counts the blocks reserved for root.
+      const folder = await poolFolder(target.uri, target.pool, { timeoutMs: 10_000 });
+      const free = (folder ? freeBytesOrNull(folder) : null) ?? (await poolFreeBytes(target.uri, target.pool, { timeoutMs: 10_000 }));
+      return { name: target.name, kind: "libvirt", where, freeBytes: free, error: null };
     } catch (e) {
       return { name: target.name, kind: "libvirt", where, freeBytes: null, error: e instanceof FerryError ? e.message : (e as Error).message.trim() };
     }

@@ -79,7 +79,10 @@ describe("an output target of kind libvirt", () => {
     const h = await client.system.health.query();
     const kvm = h.outputs.find((o) => o.name === "kvm")!;
     expect(kvm).toMatchObject({ kind: "libvirt", where: `pool vms on ${lv.uri}`, error: null });
+    // What the space check counts in the pool's folder, as the Review step shows it.
+    const p = await client.vm.preview.query({ share: "nas", relPath: "prod/web07/web07.vmx", options: { target: "kvm", copyOnly: true, networks: ["default"] } });
     expect(kvm.freeBytes).toBeGreaterThan(0);
+    expect(Math.abs(kvm.freeBytes! - p.outputFreeBytes!)).toBeLessThan(1024 ** 3);
     const gone = h.outputs.find((o) => o.name === "gone")!;
     expect(gone).toMatchObject({ kind: "libvirt", freeBytes: null });
     expect(gone.error).toMatch(/cannot reach libvirt at qemu\+unix:\/\/\/system\?socket=.*none\.sock/);

@@ -6,7 +6,7 @@
  */
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
 import type { createHTTPServer as CreateHTTPServer } from "@trpc/server/adapters/standalone";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,6 +72,7 @@ afterAll(async () => {
   await ferry().worker.stop(true);
   server?.close();
   await lv?.stop();
+  rmSync(root, { recursive: true, force: true });
 });
 
 describe("an output target of kind libvirt", () => {

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { targetFolders } from "../server/output/targets";
 import { loadConfig } from "../server/shares";
 import { makeGuest } from "../test/fixtures/guest";
 
@@ -77,5 +78,5 @@ if (process.argv[1]?.endsWith("demo-share.ts")) {
     addDebianGuests(demo.path);
     console.error(`demo share ready: ${demo.path}`);
   }
-  for (const o of config.outputs) mkdirSync(o.path, { recursive: true });
+  for (const dir of targetFolders(config.outputs)) mkdirSync(dir, { recursive: true });
 }

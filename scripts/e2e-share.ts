@@ -4,15 +4,16 @@
  */
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { targetFolders } from "../server/output/targets";
 import { loadConfig } from "../server/shares";
 import { makeGuest } from "../test/fixtures/guest";
 import { addDebianGuests, makeDemoShare } from "./demo-share";
 
 const config = loadConfig();
 for (const f of ["ferry.db", "ferry.db-wal", "ferry.db-shm", "overlays"]) rmSync(join(config.dataDir, f), { recursive: true, force: true });
-for (const o of config.outputs) {
-  rmSync(o.path, { recursive: true, force: true });
-  mkdirSync(o.path, { recursive: true });
+for (const dir of targetFolders(config.outputs)) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
 }
 const demo = config.shares.find((s) => s.name === "demo")!;
 makeDemoShare(demo.path);

@@ -4,7 +4,10 @@
 #   Debian packages: chromium (end-to-end tests), qemu-utils (qemu-img, qemu-io),
 #                    qemu-block-extra (qemu-img's ssh driver, block-ssh), openssh-server and
 #                    openssh-client (a real sshd for the SSH input's tests; ssh-agent, scp),
-#                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML),
+#                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML;
+#                    virsh drives -o libvirt), libvirt-daemon + libvirt-daemon-driver-qemu (the
+#                    libvirtd that -o libvirt's tests start in namespaces of their own; no
+#                    service is enabled: libvirt-daemon-system is not installed),
 #                    libguestfs-tools + python3-guestfs (inspection and conversion, one
 #                    appliance per run), linux-image-amd64 (the appliance's kernel: supermin
 #                    builds it from the host's), qemu-system-x86 and ovmf (the boot check,
@@ -38,6 +41,8 @@ command -v ssh-agent >/dev/null || missing+=(openssh-client)
 command -v prlimit >/dev/null || missing+=(util-linux)
 command -v virt-xml-validate >/dev/null || missing+=(libvirt-clients)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)
+[ -x /usr/sbin/libvirtd ] || missing+=(libvirt-daemon)
+ls /usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so >/dev/null 2>&1 || missing+=(libvirt-daemon-driver-qemu)
 command -v guestfish >/dev/null || missing+=(libguestfs-tools)
 /usr/bin/python3 -c 'import guestfs' 2>/dev/null || missing+=(python3-guestfs)
 ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)

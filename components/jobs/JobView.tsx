@@ -174,6 +174,7 @@ export function JobView({ id }: { id: string }) {
     let guest: Extract<PipelineEvent, { type: "inspection" }>["guest"] | null = null;
     let conversion: Extract<PipelineEvent, { type: "conversion" }>["report"] | null = null;
     let boot: Extract<PipelineEvent, { type: "boot" }> | null = null;
+    let domain: Extract<PipelineEvent, { type: "domain" }> | null = null;
     const log: { t: number; kind: string; text: string }[] = [];
     for (const { data: e } of events) {
       if (e.type === "stage") {
@@ -189,8 +190,9 @@ export function JobView({ id }: { id: string }) {
       else if (e.type === "inspection") guest = e.guest;
       else if (e.type === "conversion") conversion = e.report;
       else if (e.type === "boot") boot = e;
+      else if (e.type === "domain") domain = e;
     }
-    return { stages: [...stages.entries()].sort((a, b) => a[0] - b[0]), progress: [...progress.values()].sort((a, b) => a.disk - b.disk), total, result, error, log, guest, conversion, boot };
+    return { domain, stages: [...stages.entries()].sort((a, b) => a[0] - b[0]), progress: [...progress.values()].sort((a, b) => a.disk - b.disk), total, result, error, log, guest, conversion, boot };
   }, [events]);
 
   if (job.error) return <ErrorBox error={job.error} title="This job cannot be shown" />;
@@ -270,6 +272,7 @@ export function JobView({ id }: { id: string }) {
               </ul>
             </Card>
           )}
+          {view.domain && <DomainCard id={id} domain={view.domain} />}
           {view.guest && <GuestCard guest={view.guest} conversion={view.conversion} />}
           {view.boot && <BootCard id={id} boot={view.boot} />}
           {j.error && <Alert tone={j.state === "failed" ? "critical" : "warning"} title={j.state === "failed" ? "The job failed" : `The job was ${j.state}`}><p>{j.error.file ? `${j.error.file}: ` : ""}{j.error.message}</p>{j.error.hint && <p className="mt-1">{j.error.hint}</p>}</Alert>}
@@ -281,5 +284,29 @@ export function JobView({ id }: { id: string }) {
         </div>
       </div>
     </div>
+  );
+}
+
+/** -o libvirt: the domain the job defined, with its state now (asked of libvirt every 5 s). */
+function DomainCard({ id, domain }: { id: string; domain: Extract<PipelineEvent, { type: "domain" }> }) {
+  const trpc = useTRPC();
+  const live = useQuery({ ...trpc.jobs.domain.queryOptions({ id }), refetchInterval: 5000 });
+  const state = live.data?.state ?? null;
+  return (
+    <Card title="libvirt domain" id="domain-heading">
+      <dl className="grid grid-cols-[8rem_1fr] gap-1 text-sm" aria-label="libvirt domain">
+        <dt className="font-medium">Name</dt>
+        <dd className="font-mono">{domain.name}</dd>
+        <dt className="font-medium">libvirt</dt>
+        <dd className="font-mono text-xs">{domain.uri}</dd>
+        <dt className="font-medium">Pool</dt>
+        <dd>{domain.pool}: {domain.volumes.map((v) => v.split("/").at(-1)).join(", ")}</dd>
+        <dt className="font-medium">State</dt>
+        <dd data-testid="domain-state">
+          {state !== null ? <Badge tone={state === "running" ? "ok" : "info"}>{state}</Badge> : live.data?.error ? <span className="text-red-700">{live.data.error}</span> : <span className="text-slate-500">{domain.state} (when defined)</span>}
+          {domain.started && <span className="ml-2 text-xs text-slate-500">started by this job</span>}
+        </dd>
+      </dl>
+    </Card>
   );
 }

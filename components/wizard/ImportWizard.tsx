@@ -64,6 +64,8 @@ export function ImportWizard() {
   const cur = selected[Math.min(tab, selected.length - 1)];
   const ci = cur ? selected.indexOf(cur) : -1;
   const pv = ci >= 0 ? (previews[ci]?.data ?? base[ci]?.data) : undefined;
+  const targetName = common.target ?? health.data?.outputs[0]?.name ?? "";
+  const chosenTarget = health.data?.outputs.find((o) => o.name === targetName);
 
   return (
     <div className="space-y-4">
@@ -87,17 +89,42 @@ export function ImportWizard() {
       {step === 2 && pv && cur && (
         <div className="grid gap-4 lg:grid-cols-2">
           <Card title="Target (all selected guests)" id="target-heading">
-            <div className="grid grid-cols-[10rem_1fr] items-center gap-2 text-sm">
+            <div className="grid grid-cols-[10rem_minmax(0,1fr)] items-center gap-2 text-sm">
+              <label htmlFor="t-folder" className="font-medium">Target</label>
+              <select id="t-folder" className={`${input} w-full min-w-0`} value={targetName} onChange={(e) => {
+                const t = health.data?.outputs.find((o) => o.name === e.target.value);
+                // A libvirt pool makes the output a libvirt domain; a folder takes the kinds of files.
+                setCommon({ ...common, target: e.target.value, output: t?.kind === "libvirt" ? "libvirt" : common.output === "libvirt" ? "local" : common.output, start: t?.kind === "libvirt" ? common.start : false });
+              }}>
+                {health.data?.outputs.map((o) => <option key={o.name} value={o.name}>{o.name}: {o.kind === "libvirt" ? `libvirt ${o.where}` : o.where}{o.freeBytes !== null ? ` (${formatBytes(o.freeBytes)} free)` : o.error ? " (unreachable)" : ""}</option>)}
+              </select>
+              {chosenTarget && (
+                <>
+                  <span className="font-medium">Free space</span>
+                  <span data-testid="target-free" className="break-all">
+                    {chosenTarget.freeBytes !== null ? <>{formatBytes(chosenTarget.freeBytes)} free in {chosenTarget.kind === "libvirt" ? `storage ${chosenTarget.where}` : chosenTarget.where}</> : <span className="text-red-700">{chosenTarget.error ?? "unknown"}</span>}
+                  </span>
+                </>
+              )}
               <label htmlFor="t-output" className="font-medium">Output</label>
-              <select id="t-output" className={input} value={common.output} onChange={(e) => setCommon({ ...common, output: e.target.value as CommonOptions["output"] })}>
-                <option value="local">libvirt domain (XML)</option>
-                <option value="qemu">qemu script</option>
-                <option value="json">JSON description</option>
-              </select>
-              <label htmlFor="t-folder" className="font-medium">Target folder</label>
-              <select id="t-folder" className={input} value={common.target ?? health.data?.outputs[0]?.name ?? ""} onChange={(e) => setCommon({ ...common, target: e.target.value })}>
-                {health.data?.outputs.map((o) => <option key={o.name} value={o.name}>{o.name}: {o.path}{o.freeBytes !== null ? ` (${formatBytes(o.freeBytes)} free)` : ""}</option>)}
-              </select>
+              {chosenTarget?.kind === "libvirt" ? (
+                <span id="t-output">a libvirt domain, its disks volumes of the pool</span>
+              ) : (
+                <select id="t-output" className={input} value={common.output} onChange={(e) => setCommon({ ...common, output: e.target.value as CommonOptions["output"] })}>
+                  <option value="local">libvirt domain (XML)</option>
+                  <option value="qemu">qemu script</option>
+                  <option value="json">JSON description</option>
+                </select>
+              )}
+              {chosenTarget?.kind === "libvirt" && (
+                <>
+                  <span className="font-medium">Start</span>
+                  <label className="flex items-center gap-2">
+                    <input type="checkbox" checked={common.start ?? false} onChange={(e) => setCommon({ ...common, start: e.target.checked })} />
+                    <span>Start the guest once it is defined</span>
+                  </label>
+                </>
+              )}
               <label htmlFor="t-format" className="font-medium">Disk format</label>
               <select id="t-format" className={input} value={common.format} onChange={(e) => setCommon({ ...common, format: e.target.value as CommonOptions["format"] })}>
                 <option value="raw">raw</option>

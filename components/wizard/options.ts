@@ -2,7 +2,8 @@ import type { JobOptionsInput } from "@/server/jobs/job";
 
 /** What the wizard collects; turned into one job's options per guest. */
 export interface CommonOptions {
-  output: "local" | "qemu" | "json";
+  /** libvirt when the target is a libvirt pool (the target decides). */
+  output: "local" | "qemu" | "json" | "libvirt";
   target?: string;
   format: "raw" | "qcow2";
   allocation: "sparse" | "preallocated";
@@ -16,6 +17,8 @@ export interface CommonOptions {
   host?: string;
   /** Run again on another host when the host running it is lost, at most this many times. */
   autoRetry: number;
+  /** A libvirt target: start the guest once it is defined. */
+  start?: boolean;
 }
 
 export interface NicChoice {

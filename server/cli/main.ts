@@ -5,7 +5,8 @@ import { readVmxFile } from "../input/vmx-file";
 import type { Input } from "../input/input";
 import { parseSshUrl, SshInput } from "../input/ssh";
 import { confinement, inspectDisk, type Confinement } from "../vmdk";
-import { planTarget } from "../plan";
+import { planTarget, type LibvirtTarget } from "../plan";
+import { DEFAULT_URI, probeLibvirt } from "../libvirt/host";
 import { runPipeline } from "../pipeline";
 import { printSource } from "../vmx";
 import { humanPrinter, jsonPrinter } from "./printer";
@@ -28,11 +29,16 @@ const USAGE = `usage:
   ferry -i vmx FILE.vmx --print-source   the source block, as virt-v2v prints it
   ferry -i vmx FILE.vmx -o local|qemu|json -os DIR [options]
                                          convert the guest into DIR
+  ferry -i vmx FILE.vmx -o libvirt [-oc URI] -os POOL [--start] [options]
+                                         convert the guest into libvirt: its disks volumes of
+                                         storage pool POOL, the guest a defined domain
   ferry -i vmx -it ssh ssh://[USER@]HOST[:PORT]/PATH/GUEST.vmx --ssh-known-hosts FILE [--ssh-identity KEY] ...
                                          the same, reading the guest over SSH (SFTP and qemu's ssh driver)
     -of raw|qcow2            disk format (raw)
     -oa sparse|preallocated  disk allocation (sparse)
     -on NAME                 the guest's name on KVM (from displayName)
+    -oc URI                  -o libvirt: the libvirt to define the guest in (qemu:///system)
+    --start                  -o libvirt: start the guest once it is defined
     -n, --network [IN:]OUT   map NICs on source network IN (or all) to libvirt network OUT
     -b, --bridge [IN:]OUT    map NICs on source network IN (or all) to bridge OUT
     --mac MAC:network|bridge:NAME   map one NIC by its MAC
@@ -43,7 +49,7 @@ const USAGE = `usage:
     --no-boot-check          do not boot the result to prove it works (on by default when converting)
     --boot-check             boot the result even with --copy-only
     --boot-timeout SECONDS   give up waiting for a login prompt after this long (180 with KVM, 600 under TCG)
-    --overwrite              replace existing output files
+    --overwrite              replace existing output files (and, -o libvirt, a shut-off domain of the same name)
     -it ssh                  the .vmx is an ssh:// URL (virt-v2v's form, path percent-encoded)
     --ssh-known-hosts FILE   host keys to trust (default ~/.ssh/known_hosts); an unknown or changed key is refused
     --ssh-identity KEY       private key to log in with (default: the keys in ssh-agent)
@@ -188,7 +194,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   let machineReadable = false;
   let verbose = false;
   const files: string[] = [];
-  const o: { mode?: string; dir?: string; format?: string; allocation?: string; name?: string; parallel?: number; rateLimit?: number } = {};
+  const o: { mode?: string; dir?: string; uri?: string; start?: boolean; format?: string; allocation?: string; name?: string; parallel?: number; rateLimit?: number } = {};
   const networks: string[] = [];
   const bridges: string[] = [];
   const macs: string[] = [];
@@ -214,8 +220,10 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
       case "--ssh-known-hosts": knownHosts = value(); break;
       case "--ssh-identity": identity = value(); break;
       case "--print-source": printSrc = true; break;
-      case "-o": o.mode = oneOf(value(), ["local", "qemu", "json"]); break;
+      case "-o": o.mode = oneOf(value(), ["local", "qemu", "json", "libvirt"]); break;
       case "-os": o.dir = value(); break;
+      case "-oc": o.uri = value(); break;
+      case "--start": o.start = true; break;
       case "-of": o.format = oneOf(value(), ["raw", "qcow2"]); break;
       case "-oa": o.allocation = oneOf(value(), ["sparse", "preallocated"]); break;
       case "-on": o.name = value(); break;
@@ -257,8 +265,10 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   if (transport === null && (knownHosts !== null || identity !== null)) throw new UsageError("--ssh-known-hosts and --ssh-identity need -it ssh");
   if (transport === "ssh" && datastores.length) throw new UsageError("--datastore maps ESXi paths to local folders; over -it ssh the paths are read on the server as they are");
   if (!printSrc) {
-    if (!o.mode) throw new UsageError("-o local|qemu|json is required (or --print-source)");
-    if (!o.dir) throw new UsageError(`-o ${o.mode} needs -os DIR, the folder to write the guest to`);
+    if (!o.mode) throw new UsageError("-o local|qemu|json|libvirt is required (or --print-source)");
+    if (!o.dir) throw new UsageError(o.mode === "libvirt" ? "-o libvirt needs -os POOL, the storage pool to put the disks in" : `-o ${o.mode} needs -os DIR, the folder to write the guest to`);
+    if (o.mode !== "libvirt" && o.uri !== undefined) throw new UsageError(`-oc names a libvirt connection: it goes with -o libvirt, not -o ${o.mode}`);
+    if (o.mode !== "libvirt" && o.start) throw new UsageError(`--start starts the guest in libvirt: it goes with -o libvirt, not -o ${o.mode}`);
   }
   // The one place the CLI picks its input.
   let vmxPath = files[0]!;
@@ -281,10 +291,15 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
     io.out(printSource(vm));
     return 0;
   }
+  // -o libvirt: the daemon, the pool and the host's offer, read (and refused) before anything else.
+  let libvirt: LibvirtTarget | undefined;
+  if (o.mode === "libvirt") libvirt = await probeLibvirt(o.uri ?? DEFAULT_URI, o.dir!);
   const vm = await inspectGuest(vmxPath, { datastores, input: source });
   const plan = planTarget(vm, {
     output: o.mode as "local",
-    outputDir: o.dir!,
+    outputDir: libvirt?.poolPath ?? o.dir!,
+    libvirt,
+    start: o.start ?? false,
     format: (o.format ?? "raw") as "raw",
     allocation: (o.allocation ?? "sparse") as "sparse",
     name: o.name,

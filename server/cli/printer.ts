@@ -71,6 +71,10 @@ export function humanPrinter(io: CliIo, verbose: boolean, tty = Boolean(process.
         if (e.ok) io.err(`ferry: boot check passed in ${e.seconds} s (${e.accel}): "${e.line}"${e.bootEntry ? `, firmware started ${e.bootEntry}` : ""}\n`);
         for (const n of e.nics ?? []) io.err(`ferry: boot check: NIC ${n.mac} (${n.model}): ${[n.dhcp ? "DHCP request" : "", n.addresses.length ? `announced ${n.addresses.join(", ")}` : ""].filter(Boolean).join(", ") || "silent"}\n`);
         break;
+      case "domain":
+        clearBar();
+        io.err(`ferry: libvirt domain "${e.name}" on ${e.uri}: ${e.state}${e.started ? " (started)" : ""}; volumes in pool "${e.pool}": ${e.volumes.map((v) => v.split("/").at(-1)).join(", ")}\n`);
+        break;
       case "result":
         clearBar();
         for (const f of e.files) io.out(`    ${f.path}  ${formatBytes(f.bytes)}\n`);

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { FerryErrorData } from "../errors";
 import { PipelineEvent, ResultFileSchema } from "../pipeline/events";
-import { Allocation, OutputMode, TargetFormat, type PlanOptions } from "../plan/target-plan";
+import { Allocation, OutputMode, TargetFormat, type LibvirtTarget, type PlanOptions } from "../plan/target-plan";
 
 /** A job: one guest's conversion with its options, and everything that happened to it. */
 
@@ -36,14 +36,16 @@ export const JobOptions = z.object({
   host: HostName.optional(),
   /** Run an interrupted job again (its host stopped heartbeating, or restarted), at most this many times. */
   autoRetry: z.number().int().min(0).max(5).default(0),
+  /** A libvirt target: start the guest once it is defined. */
+  start: z.boolean().default(false),
 });
 export type JobOptions = z.infer<typeof JobOptions>;
 export type JobOptionsInput = z.input<typeof JobOptions>;
 
-/** A job's options as planTarget takes them, for the output folder they resolve to. */
-export function planOptionsFor(options: JobOptions, outputDir: string, copyOnly: boolean): PlanOptions {
+/** A job's options as planTarget takes them, for the destination its target resolves to (server/output/targets.ts). */
+export function planOptionsFor(options: JobOptions, destination: { output: OutputMode; outputDir: string; libvirt?: LibvirtTarget }, copyOnly: boolean): PlanOptions {
   const { rateLimitMiBps, ...rest } = options;
-  return { ...rest, outputDir, copyOnly, rateLimit: rateLimitMiBps ? rateLimitMiBps * 1024 * 1024 : null };
+  return { ...rest, ...destination, copyOnly, rateLimit: rateLimitMiBps ? rateLimitMiBps * 1024 * 1024 : null };
 }
 
 export const Job = z.object({

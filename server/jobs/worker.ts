@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { FerryError, type FerryErrorData } from "../errors";
 import { inspectGuest } from "../input/inspect-guest";
 import { plannedOutputs } from "../output";
+import { resolveDestination, targetFolders } from "../output/targets";
 import { runPipeline, type PipelineEvent } from "../pipeline";
 import { planTarget } from "../plan";
 import { probeAccel } from "../qemu/accel";
@@ -102,7 +103,7 @@ export class Worker {
   start(): this {
     if (this.started) return this;
     this.started = true;
-    for (const out of this.o.config.outputs) mkdirSync(out.path, { recursive: true });
+    for (const dir of targetFolders(this.o.config.outputs)) mkdirSync(dir, { recursive: true });
     mkdirSync(this.overlayRoot, { recursive: true });
     void probeAccel().then((a) => (this.accelerator = `${a.kind}: ${a.reason}`));
     // A cancel of one of this worker's jobs, from any host: act now rather than at the next poll.
@@ -334,8 +335,9 @@ export class Worker {
       source = await openShareInput(share);
       const vmx = await resolveInShare(share, job.relPath, source);
       const vm = await inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true, input: source });
-      const plan = planTarget(vm, planOptionsFor(job.options, target.path, job.copyOnly));
-      await this.o.store.markRunning(job.id, { outputDir: target.path, planName: plan.name });
+      const destination = await resolveDestination(target, job.options.output);
+      const plan = planTarget(vm, planOptionsFor(job.options, destination, job.copyOnly));
+      await this.o.store.markRunning(job.id, { outputDir: destination.outputDir, planName: plan.name });
       mkdirSync(overlays, { recursive: true });
       pipelineStarted = true;
       const files = await runPipeline(plan, {

@@ -30,6 +30,19 @@ export const PipelineEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("inspection"), t: z.number(), guest: GuestInspection }),
   /** What the conversion changed. */
   z.object({ type: z.literal("conversion"), t: z.number(), report: ConversionReport }),
+  /** -o libvirt: the domain defined (and started) on the target host. */
+  z.object({
+    type: z.literal("domain"),
+    t: z.number(),
+    uri: z.string(),
+    name: z.string(),
+    uuid: z.string().nullable(),
+    pool: z.string(),
+    volumes: z.array(z.string()),
+    /** virsh domstate once defined (and started): shut off, running... */
+    state: z.string(),
+    started: z.boolean(),
+  }),
   /** The boot check's verdict. */
   z.object({
     type: z.literal("boot"),

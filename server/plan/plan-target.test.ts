@@ -29,6 +29,22 @@ const base = [
   'ethernet1.present = "TRUE"', 'ethernet1.virtualDev = "e1000e"', 'ethernet1.networkName = "DMZ"', 'ethernet1.address = "00:50:56:00:00:02"', 'ethernet1.addressType = "static"',
 ];
 
+describe("planTarget for -o libvirt", () => {
+  const host = { uri: "qemu:///system", pool: "default", poolPath: "/var/lib/libvirt/images", domainType: "qemu" as const, machine: "pc-q35-7.2", firmware: { plain: null, secure: null } };
+
+  it("carries the host's facts and --start in the plan, and says why the domain type", () => {
+    const p = planTarget(guest(base), { output: "libvirt", outputDir: host.poolPath, libvirt: host, start: true });
+    expect(p.output).toEqual({ mode: "libvirt", dir: "/var/lib/libvirt/images", libvirt: host, start: true });
+    expect(p.changes.find((c) => c.subject === "libvirt domain")).toMatchObject({ to: "type qemu, machine pc-q35-7.2, on qemu:///system, disks in pool default", reason: expect.stringContaining("no KVM") });
+    expect(planTarget(guest(base), { outputDir: "/var/tmp" }).output).toEqual({ mode: "local", dir: "/var/tmp" });
+  });
+
+  it("refuses -o libvirt without the host's facts, and --start without -o libvirt", () => {
+    expect(() => planTarget(guest(base), { output: "libvirt", outputDir: "/x" })).toThrow(expect.objectContaining({ code: "plan.libvirt" }));
+    expect(() => planTarget(guest(base), { output: "local", outputDir: "/x", start: true })).toThrow(expect.objectContaining({ code: "plan.start", message: expect.stringContaining("--start needs -o libvirt (this is -o local)") }));
+  });
+});
+
 describe("planTarget", () => {
   it("gives a converted guest virtio disks and NICs, the renames the conversion will make, and a boot check", () => {
     const p = planTarget(guest(base), { outputDir: "/var/tmp", excludeDisks: [] });

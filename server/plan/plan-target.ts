@@ -96,6 +96,12 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
       throw new FerryError({ code: "plan.mac", message: `--mac ${m} is not MAC:network:NAME or MAC:bridge:NAME`, file: null, hint: "for example --mac 00:50:56:aa:bb:cc:bridge:br0" });
     }
   }
+  if (o.output === "libvirt" && !o.libvirt) {
+    throw new FerryError({ code: "plan.libvirt", message: "-o libvirt needs the target host's facts (its pool and capabilities), which were not read", file: null, hint: "give -o libvirt with -os POOL (and -oc URI); the CLI and the server read them from libvirt before planning" });
+  }
+  if (o.start && o.output !== "libvirt") {
+    throw new FerryError({ code: "plan.start", message: `--start needs -o libvirt (this is -o ${o.output}): only libvirt can start the guest`, file: null, hint: "use -o libvirt -os POOL, or start the guest yourself from what -o local writes" });
+  }
   const changes: Change[] = [];
   let name = o.name ?? suggestName(vm.name);
   if (o.name !== undefined && !NAME_OK.test(o.name)) {
@@ -163,6 +169,10 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     });
   }
   changes.push({ subject: "machine", from: `VMware virtual hardware${vm.hardwareVersion !== null ? ` ${vm.hardwareVersion}` : ""}`, to: "q35", reason: "the current QEMU machine type, with PCIe and AHCI" });
+  if (o.libvirt) {
+    const h = o.libvirt;
+    changes.push({ subject: "libvirt domain", from: "VMware", to: `type ${h.domainType}, machine ${h.machine}, on ${h.uri}, disks in pool ${h.pool}`, reason: h.domainType === "kvm" ? "the host's capabilities offer KVM and this q35 machine version" : "the host's capabilities offer no KVM (no /dev/kvm for libvirt): the guest runs under QEMU's emulation (TCG), correct but many times slower" });
+  }
 
   let conversion: TargetPlan["conversion"] = null;
   if (convert) {
@@ -179,7 +189,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
   return TargetPlan.parse({
     name,
     vmxPath: vm.vmxPath,
-    output: { mode: o.output, dir: o.outputDir },
+    output: { mode: o.output, dir: o.outputDir, ...(o.libvirt ? { libvirt: o.libvirt } : {}), ...(o.start ? { start: true } : {}) },
     format: o.format,
     allocation: o.allocation,
     memoryMiB: vm.memoryMiB,

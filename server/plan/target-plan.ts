@@ -8,8 +8,31 @@ import { Concern } from "../types";
  * wizard's Review step shows exactly it.
  */
 
-export const OutputMode = z.enum(["local", "qemu", "json"]);
+export const OutputMode = z.enum(["local", "qemu", "json", "libvirt"]);
 export type OutputMode = z.infer<typeof OutputMode>;
+
+/** A UEFI firmware the target host describes (its code and variables template). */
+export const HostFirmware = z.object({ code: z.string(), varsTemplate: z.string(), descriptor: z.string() });
+export type HostFirmware = z.infer<typeof HostFirmware>;
+
+/**
+ * -o libvirt: the daemon, the storage pool and what the host offers, read
+ * from libvirt before planning (server/libvirt) so the plan stays pure and
+ * the Review step shows the very XML that is defined.
+ */
+export const LibvirtTarget = z.object({
+  uri: z.string(),
+  pool: z.string(),
+  /** The pool's folder: volumes are written there (directory-backed pools only). */
+  poolPath: z.string(),
+  /** kvm when the host's capabilities offer it, else qemu (TCG). */
+  domainType: z.enum(["kvm", "qemu"]),
+  /** The host's q35 machine type, as libvirt names it (pc-q35-7.2). */
+  machine: z.string(),
+  /** From the host's firmware descriptors: plain UEFI and Secure Boot with Microsoft's keys (null when absent). */
+  firmware: z.object({ plain: HostFirmware.nullable(), secure: HostFirmware.nullable() }),
+});
+export type LibvirtTarget = z.infer<typeof LibvirtTarget>;
 export const TargetFormat = z.enum(["raw", "qcow2"]);
 export type TargetFormat = z.infer<typeof TargetFormat>;
 export const Allocation = z.enum(["sparse", "preallocated"]);
@@ -67,7 +90,8 @@ export const TargetPlan = z.object({
   name: z.string(),
   /** The VMX the plan was made from. */
   vmxPath: z.string(),
-  output: z.object({ mode: OutputMode, dir: z.string() }),
+  /** dir: the output folder (for -o libvirt, the pool's folder). */
+  output: z.object({ mode: OutputMode, dir: z.string(), libvirt: LibvirtTarget.optional(), start: z.boolean().optional() }),
   format: TargetFormat,
   allocation: Allocation,
   memoryMiB: z.number().int().positive(),
@@ -124,5 +148,8 @@ export const PlanOptions = z.object({
   excludeDisks: z.array(z.string()).default([]),
   /** Read from the NAS at most this many bytes per second per disk (null: as fast as it goes). */
   rateLimit: z.number().int().min(1024 * 1024).nullable().default(null),
+  /** -o libvirt: what the host offers (probeLibvirt), and whether to start the guest once defined. */
+  libvirt: LibvirtTarget.optional(),
+  start: z.boolean().default(false),
 });
 export type PlanOptions = z.input<typeof PlanOptions>;

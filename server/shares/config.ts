@@ -41,10 +41,23 @@ export const Share = z
   .refine((s) => s.kind !== "ssh" || s.datastores.length === 0, { message: "datastores map ESXi paths to local folders; an ssh share reads them on the server", path: ["datastores"] });
 export type Share = z.infer<typeof Share>;
 
-export const OutputTarget = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/),
-  path: absolute,
-});
+const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/);
+
+/** A folder the guests are written to (-o local|qemu|json). */
+export const FolderTarget = z.object({ name: targetName, kind: z.literal("folder").optional(), path: absolute });
+
+/** A libvirt storage pool the guests' disks go into, the guests defined in that libvirt (-o libvirt). */
+export const LibvirtOutputTarget = z
+  .object({
+    name: targetName,
+    kind: z.literal("libvirt"),
+    uri: z.string().regex(/^[a-z0-9+]+:\/\/[^\s]*$/, "a libvirt URI such as qemu:///system").default("qemu:///system"),
+    pool: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, "a storage pool's name"),
+  })
+  .strict();
+
+/** An output target; without a kind it is a folder, as before libvirt targets existed. */
+export const OutputTarget = z.discriminatedUnion("kind", [FolderTarget, LibvirtOutputTarget]);
 export type OutputTarget = z.infer<typeof OutputTarget>;
 
 export const FerryConfig = z.object({
@@ -146,6 +159,6 @@ export function findShare(config: Pick<FerryConfig, "shares">, name: string): Sh
 
 export function findOutput(config: Pick<FerryConfig, "outputs">, name: string | undefined): OutputTarget {
   const o = name === undefined ? config.outputs[0] : config.outputs.find((x) => x.name === name);
-  if (!o) throw new FerryError({ code: "output.unknown", message: `no output folder named "${name}"`, file: null, hint: `configured output folders: ${config.outputs.map((x) => x.name).join(", ")}` });
+  if (!o) throw new FerryError({ code: "output.unknown", message: `no output target named "${name}"`, file: null, hint: `configured output targets: ${config.outputs.map((x) => x.name).join(", ")}` });
   return o;
 }

@@ -279,7 +279,7 @@ describe("API", () => {
     const h = await client.system.health.query();
     expect(h.qemuImg.ok).toBe(true);
     expect(h.qemuImg.formats).toContain("vmdk");
-    expect(h.outputs[0]).toMatchObject({ name: "kvm", path: join(root, "out") });
+    expect(h.outputs[0]).toMatchObject({ name: "kvm", kind: "folder", where: join(root, "out"), error: null });
     expect(h.outputs[0]!.freeBytes).toBeGreaterThan(0);
     // Which accelerator conversions and boot checks get, found by starting qemu, and why.
     expect(["kvm", "tcg"]).toContain(h.kvm.accel);

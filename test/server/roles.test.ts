@@ -32,6 +32,7 @@ const POLICY: Record<string, "public" | "viewer" | "operator" | "admin"> = {
   "jobs.get": "viewer",
   "jobs.report": "viewer",
   "jobs.bootEvidence": "viewer",
+  "jobs.domain": "viewer",
   "jobs.cancel": "operator",
   "jobs.retry": "operator",
   "jobs.events": "viewer",

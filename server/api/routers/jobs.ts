@@ -4,6 +4,8 @@ import { z } from "zod";
 import { FerryError } from "../../errors";
 import { Host, Job, JobOptions, JobState, type JobStore } from "../../jobs";
 import { PipelineEvent } from "../../pipeline/events";
+import { domainState } from "../../libvirt/host";
+import { virshMessage, VirshError } from "../../libvirt/virsh";
 import type { Input } from "../../input/input";
 import { findOutput, findShare, openShareInput, resolveInShare } from "../../shares";
 import { openStream, operatorProcedure, router, viewerProcedure } from "../trpc";
@@ -97,6 +99,27 @@ export const jobsRouter = router({
         }
       };
       return { console: read("console"), screenshot: read("screenshot") };
+    }),
+
+  /**
+   * -o libvirt: the domain the job defined, and its state now, asked of
+   * the libvirt it was defined in (null when the job defined none).
+   */
+  domain: viewerProcedure
+    .input(z.object({ id: Id }))
+    .output(z.object({ uri: z.string(), name: z.string(), pool: z.string(), volumes: z.array(z.string()), definedState: z.string(), started: z.boolean(), state: z.string().nullable(), error: z.string().nullable() }).nullable())
+    .query(async ({ ctx, input }) => {
+      const job = await mustGet(ctx.ferry.store, input.id);
+      const d = (await ctx.ferry.store.events(job.id, 0, 100_000))
+        .map((x) => x.event)
+        .find((e): e is Extract<PipelineEvent, { type: "domain" }> => e.type === "domain");
+      if (!d) return null;
+      const base = { uri: d.uri, name: d.name, pool: d.pool, volumes: d.volumes, definedState: d.state, started: d.started };
+      try {
+        return { ...base, state: await domainState(d.uri, d.name, { timeoutMs: 10_000 }), error: null };
+      } catch (e) {
+        return { ...base, state: null, error: e instanceof VirshError ? virshMessage(e.stderr) : e instanceof FerryError ? e.message : "libvirt did not answer" };
+      }
     }),
 
   cancel: operatorProcedure

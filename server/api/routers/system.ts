@@ -4,6 +4,7 @@ import { freeBytesOrNull as free } from "../../host-fs";
 import { z } from "zod";
 import { qemuImgSelfCheck } from "../../qemu";
 import { probeAccel } from "../../qemu/accel";
+import { targetStatus } from "../../output/targets";
 import { viewerProcedure, router } from "../trpc";
 
 function guestfishVersion(): string | null {
@@ -21,7 +22,8 @@ export const systemRouter = router({
         qemuImg: z.object({ ok: z.boolean(), version: z.string().nullable(), formats: z.array(z.string()), error: z.string().nullable() }),
         libguestfs: z.object({ ok: z.boolean(), version: z.string().nullable() }),
         kvm: z.object({ device: z.boolean(), accessible: z.boolean(), accel: z.enum(["kvm", "tcg"]), reason: z.string() }),
-        outputs: z.array(z.object({ name: z.string(), path: z.string(), freeBytes: z.number().nullable() })),
+        /** Output targets: a folder, or a libvirt pool (where: `POOL on URI`), with the space free there. */
+        outputs: z.array(z.object({ name: z.string(), kind: z.enum(["folder", "libvirt"]), where: z.string(), freeBytes: z.number().nullable(), error: z.string().nullable() })),
         dataDir: z.object({ path: z.string(), freeBytes: z.number().nullable() }),
         worker: z.object({ concurrency: z.number(), perShareLimit: z.number() }),
       }),
@@ -49,7 +51,7 @@ export const systemRouter = router({
         libguestfs: { ok: gf !== null, version: gf },
         // Whether KVM really works is only known by starting qemu (probed once per process).
         kvm: { device: existsSync("/dev/kvm"), accessible, accel: accel.kind, reason: accel.reason },
-        outputs: config.outputs.map((o) => ({ name: o.name, path: o.path, freeBytes: free(o.path) })),
+        outputs: await Promise.all(config.outputs.map(targetStatus)),
         dataDir: { path: config.dataDir, freeBytes: free(config.dataDir) },
         worker: { concurrency: config.concurrency, perShareLimit: config.perShareLimit },
       };

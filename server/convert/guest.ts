@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WindowsFacts } from "./windows-facts";
 
 /**
  * What inspection found inside the guest's disks: the one shape the
@@ -65,6 +66,8 @@ export const GuestInspection = z.object({
   initramfsTool: z.enum(["dracut", "update-initramfs", "mkinitrd"]).nullable(),
   /** Read-only checks of each filesystem before anything was mounted for writing. */
   fsChecks: z.array(FsCheck),
+  /** Windows guests: system root, hives, edition, and what the conversion changes (null for other guests). */
+  windows: WindowsFacts.nullable().default(null),
 });
 export type GuestInspection = z.infer<typeof GuestInspection>;
 

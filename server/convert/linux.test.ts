@@ -24,6 +24,7 @@ const linux: GuestInspection = {
   selinux: false,
   initramfsTool: "update-initramfs",
   fsChecks: [],
+  windows: null,
 };
 
 function refusal(g: Partial<GuestInspection>): FerryError {

@@ -12,6 +12,7 @@ import { formatBytes } from "@/server/units";
 import { useTRPC } from "../TrpcProvider";
 import { Alert, Badge, btn, Card, ErrorBox } from "../ui";
 import { useAtLeast } from "../Nav";
+import { WindowsConversion, WindowsFactsRows } from "./WindowsConversion";
 
 /** No bytes moved for this long while copying: shown as stalled. */
 export const STALL_MS = 30_000;
@@ -40,11 +41,13 @@ function GuestCard({ guest, conversion }: { guest: Guest; conversion: Conversion
       <dl className="grid grid-cols-[9rem_1fr] gap-x-3 gap-y-1 text-sm" aria-label="Guest inspection">
         <dt className="font-medium">Operating system</dt><dd>{describeOs(guest)} ({guest.type}, {guest.arch})</dd>
         <dt className="font-medium">Root</dt><dd className="font-mono text-xs">{guest.root} · {guest.mountpoints.map((m) => `${m.mountpoint} ${m.device}`).join(", ")}</dd>
-        <dt className="font-medium">Kernels</dt><dd>{guest.kernels.map((k) => `${k.version} (virtio: ${Object.entries(k.virtio).filter(([, w]) => w !== "missing").map(([d]) => d).join(", ") || "none"})`).join("; ") || "none"}</dd>
+        {!guest.windows && <><dt className="font-medium">Kernels</dt><dd>{guest.kernels.map((k) => `${k.version} (virtio: ${Object.entries(k.virtio).filter(([, w]) => w !== "missing").map(([d]) => d).join(", ") || "none"})`).join("; ") || "none"}</dd></>}
         <dt className="font-medium">Free space</dt><dd>{guest.filesystems.map((f) => `${f.mountpoint} ${formatBytes(f.freeBytes)} of ${formatBytes(f.sizeBytes)}`).join(", ")}</dd>
         {guest.vmwareTools.length > 0 && <><dt className="font-medium">VMware tools</dt><dd>{guest.vmwareTools.join(", ")}</dd></>}
+        {guest.windows && <WindowsFactsRows guest={guest} windows={guest.windows} />}
       </dl>
-      {conversion && (
+      {conversion?.family === "windows" && <WindowsConversion report={conversion} />}
+      {conversion?.family === "linux" && (
         <>
           <ul className="mt-3 list-disc space-y-1 pl-5 text-sm" aria-label="Conversion">
             {conversion.removedTools.length > 0 && <li>Removed {conversion.removedTools.join(", ")}</li>}

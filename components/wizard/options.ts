@@ -12,6 +12,8 @@ export interface CommonOptions {
   copyOnly: boolean;
   /** Boot the result under qemu before finishing. */
   bootCheck: boolean;
+  /** Windows guests: install the configured virtio-win drivers. */
+  useVirtioWin: boolean;
 }
 
 export interface NicChoice {

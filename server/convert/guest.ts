@@ -139,8 +139,33 @@ export const LinuxConversionReport = z.object({
 });
 export type LinuxConversionReport = z.infer<typeof LinuxConversionReport>;
 
+/** What the Windows conversion did: every file written and every registry value set (with the value before). */
+export const WindowsConversionReport = z.object({
+  family: z.literal("windows"),
+  product: z.string(),
+  version: z.string(),
+  /** virtio: viostor and friends from virtio-win; emulated: SATA and e1000e with Windows' own drivers. */
+  devices: z.enum(["virtio", "emulated"]),
+  virtioWin: z.string().nullable(),
+  blockDriver: z.string().nullable(),
+  /** Files written into the guest (appliance paths). */
+  files: z.array(z.string()),
+  /** Drivers staged for pnputil at first boot. */
+  stagedDrivers: z.array(z.string()),
+  registry: z.array(z.object({ hive: z.enum(["SYSTEM", "SOFTWARE"]), key: z.string(), name: z.string(), value: z.string(), previous: z.string(), why: z.string() })),
+  firstboot: z.object({ service: z.string(), files: z.array(z.object({ path: z.string(), text: z.string() })) }),
+  /** VMware services and drivers set to Start 4. */
+  vmwareDisabled: z.array(z.string()),
+  /** Static IPv4 settings the first boot puts back, on the NIC with this MAC. */
+  staticIps: z.array(z.object({ nic: z.string(), mac: z.string(), addresses: z.array(z.string()), gateways: z.array(z.string()), dns: z.array(z.string()) })),
+  unpairedStaticIps: z.array(z.string()),
+  /** storahci was made to start at boot (SATA target). */
+  ahciFix: z.boolean(),
+});
+export type WindowsConversionReport = z.infer<typeof WindowsConversionReport>;
+
 /** What a converter did; one member per guest family. */
-export const ConversionReport = z.discriminatedUnion("family", [LinuxConversionReport]);
+export const ConversionReport = z.discriminatedUnion("family", [LinuxConversionReport, WindowsConversionReport]);
 export type ConversionReport = z.infer<typeof ConversionReport>;
 
 /** "Debian 12.15", "Red Hat Enterprise Linux 9.4": libguestfs gives Debian's product as the bare version. */

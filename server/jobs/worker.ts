@@ -8,6 +8,7 @@ import { planTarget } from "../plan";
 import { findOutput, findShare, openShareInput, resolveInShare, type FerryConfig } from "../shares";
 import type { Input } from "../input/input";
 import { jobBus } from "./bus";
+import { configuredVirtioWin } from "../convert/virtio-win-source";
 import { planOptionsFor, type Job } from "./job";
 import type { JobStore } from "./store";
 
@@ -19,7 +20,7 @@ import type { JobStore } from "./store";
 export interface WorkerOptions {
   store: JobStore;
   /** The parts of the configuration the worker reads (not the web server's settings). */
-  config: Pick<FerryConfig, "dataDir" | "shares" | "outputs" | "concurrency" | "perShareLimit">;
+  config: Pick<FerryConfig, "dataDir" | "shares" | "outputs" | "concurrency" | "perShareLimit"> & Partial<Pick<FerryConfig, "virtioWin">>;
   /** One structured line per event, with the job id. */
   log?: (line: Record<string, unknown>) => void;
   pollMs?: number;
@@ -145,7 +146,7 @@ export class Worker {
       source = await openShareInput(share);
       const vmx = await resolveInShare(share, job.relPath, source);
       const vm = await inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true, input: source });
-      const plan = planTarget(vm, planOptionsFor(job.options, target.path, job.copyOnly));
+      const plan = planTarget(vm, planOptionsFor(job.options, target.path, job.copyOnly, job.options.useVirtioWin ? configuredVirtioWin(this.o.config.virtioWin ?? null) : null));
       this.o.store.markRunning(job.id, { outputDir: target.path, planName: plan.name });
       mkdirSync(overlays, { recursive: true });
       pipelineStarted = true;

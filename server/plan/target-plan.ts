@@ -90,7 +90,14 @@ export const TargetPlan = z.object({
    * per NIC its MAC, the name ESXi's PCI slot gave it in the guest (ens192)
    * and the name KVM's PCI layout would give it (enp1s0).
    */
-  conversion: z.object({ devices: z.record(z.string(), z.string()), nics: z.array(ConversionNic) }).nullable(),
+  conversion: z
+    .object({
+      devices: z.record(z.string(), z.string()),
+      nics: z.array(ConversionNic),
+      /** Windows: the virtio-win tree or ISO the drivers come from; null when the guest gets emulated devices. */
+      virtioWin: z.string().nullable().default(null),
+    })
+    .nullable(),
   /** Boot the result under qemu and wait for a login prompt before finishing. */
   bootCheck: z.boolean(),
   /** Copy this many disks at once. */
@@ -122,6 +129,8 @@ export const PlanOptions = z.object({
   overwrite: z.boolean().default(false),
   /** VMX disk ids (`scsi0:1`) to leave behind. */
   excludeDisks: z.array(z.string()).default([]),
+  /** virtio-win for Windows guests: where it is and the Windows versions it has boot drivers for (`win10/x86_64`), read at the edge by readVirtioWin. */
+  virtioWin: z.object({ path: z.string(), supports: z.array(z.string()) }).nullable().default(null),
   /** Read from the NAS at most this many bytes per second per disk (null: as fast as it goes). */
   rateLimit: z.number().int().min(1024 * 1024).nullable().default(null),
 });

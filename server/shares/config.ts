@@ -61,6 +61,8 @@ export const FerryConfig = z.object({
   tls: z.object({ cert: absolute, key: absolute }).nullable(),
   /** Plain HTTP instead of HTTPS: only behind a TLS proxy. */
   plainHttp: z.boolean(),
+  /** virtio-win's drivers for Windows guests (an unpacked tree, as Fedora/RHEL's virtio-win package installs in /usr/share/virtio-win); null: Windows guests get SATA and e1000e. */
+  virtioWin: absolute.nullable().optional(),
 });
 export type FerryConfig = z.infer<typeof FerryConfig>;
 
@@ -73,6 +75,7 @@ const FileConfig = z.object({
   trustedProxies: z.array(TrustedProxy).optional(),
   tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
   plainHttp: z.boolean().optional(),
+  virtioWin: z.string().optional(),
 }).strict();
 
 function invalid(file: string, issues: z.core.$ZodIssue[]): FerryError {
@@ -116,6 +119,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Relative certificate paths are relative to the configuration file.
     tls: fromFile.tls ? { cert: resolve(dirname(file), fromFile.tls.cert), key: resolve(dirname(file), fromFile.tls.key) } : null,
     plainHttp: env.FERRY_PLAIN_HTTP === "1" || (fromFile.plainHttp ?? false),
+    // A relative path is relative to the configuration file.
+    virtioWin: env.FERRY_VIRTIO_WIN ? resolve(cwd, env.FERRY_VIRTIO_WIN) : fromFile.virtioWin ? resolve(dirname(file), fromFile.virtioWin) : null,
   };
   const parsed = FerryConfig.safeParse(config);
   if (!parsed.success) throw invalid(existsSync(file) ? file : "(environment)", parsed.error.issues);

@@ -4,6 +4,8 @@ import { freeBytesOrNull as free } from "../../host-fs";
 import { z } from "zod";
 import { qemuImgSelfCheck } from "../../qemu";
 import { probeAccel } from "../../qemu/accel";
+import { configuredVirtioWin } from "../../convert/virtio-win-source";
+import { FerryError } from "../../errors";
 import { viewerProcedure, router } from "../trpc";
 
 function guestfishVersion(): string | null {
@@ -24,6 +26,8 @@ export const systemRouter = router({
         outputs: z.array(z.object({ name: z.string(), path: z.string(), freeBytes: z.number().nullable() })),
         dataDir: z.object({ path: z.string(), freeBytes: z.number().nullable() }),
         worker: z.object({ concurrency: z.number(), perShareLimit: z.number() }),
+        /** The configured virtio-win: what Windows versions it has boot drivers for, or why it cannot be read. */
+        virtioWin: z.object({ path: z.string().nullable(), supports: z.array(z.string()), error: z.string().nullable() }),
       }),
     )
     .query(async ({ ctx }) => {
@@ -44,7 +48,15 @@ export const systemRouter = router({
       } catch {
         accessible = false;
       }
+      let virtioWin: { path: string | null; supports: string[]; error: string | null } = { path: config.virtioWin ?? null, supports: [], error: null };
+      try {
+        virtioWin = { ...virtioWin, supports: configuredVirtioWin(config.virtioWin ?? null)?.supports ?? [] };
+      } catch (e) {
+        if (!(e instanceof FerryError)) throw e;
+        virtioWin = { ...virtioWin, error: e.message };
+      }
       return {
+        virtioWin,
         qemuImg,
         libguestfs: { ok: gf !== null, version: gf },
         // Whether KVM really works is only known by starting qemu (probed once per process).

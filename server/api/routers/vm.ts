@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { FerryErrorData, FerryError } from "../../errors";
 import { InspectedVm, inspectGuest } from "../../input/inspect-guest";
+import { configuredVirtioWin } from "../../convert/virtio-win-source";
 import { JobOptions, planOptionsFor } from "../../jobs";
 import { planTarget, TargetPlan } from "../../plan";
 import { findOutput, findShare, resolveInShare, withShareInput } from "../../shares";
@@ -47,7 +48,7 @@ export const vmRouter = router({
       let plan = null;
       let planError = null;
       try {
-        plan = planTarget(vm, planOptionsFor(options, findOutput(ctx.ferry.config, options.target).path, options.copyOnly));
+        plan = planTarget(vm, planOptionsFor(options, findOutput(ctx.ferry.config, options.target).path, options.copyOnly, options.useVirtioWin && vm.guestOS.family === "windows" ? configuredVirtioWin(ctx.ferry.config.virtioWin ?? null) : null));
       } catch (e) {
         if (!(e instanceof FerryError)) throw e;
         planError = e.toJSON();

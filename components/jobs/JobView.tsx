@@ -104,7 +104,7 @@ function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { typ
     <Card title="Boot check" id="boot-heading">
       <p className="text-sm" role="status" aria-label="Boot check result">
         {boot.ok ? <Badge tone="ok">booted</Badge> : <Badge tone="critical">did not boot</Badge>}{" "}
-        {boot.ok ? `Login prompt “${boot.line}” after ${boot.seconds} s` : boot.failure} ({boot.accel === "kvm" ? "KVM" : "software emulation"})
+        {boot.ok ? (boot.proof === "network" ? `Network up after ${boot.seconds} s: ${boot.line}` : `Login prompt “${boot.line}” after ${boot.seconds} s`) : boot.failure} ({boot.accel === "kvm" ? "KVM" : "software emulation"})
         {boot.ok && (boot.dhcpFrom.length ? ` · network up: DHCP from ${boot.dhcpFrom.join(", ")}` : " · no DHCP request seen")}
         {boot.firmware?.kind === "uefi" && ` · UEFI${boot.firmware.secureBoot ? " with Secure Boot" : ""}, ${boot.firmware.varsFromGuest ? "the guest's own variables" : "fresh variables"}${boot.bootEntry ? `, started ${boot.bootEntry}` : ""}`}
       </p>
@@ -117,6 +117,17 @@ function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { typ
             ))}
           </tbody>
         </table>
+      )}
+      {boot.screenshots && boot.screenshots.length > 0 && (
+        <div className="mt-3 flex gap-2 overflow-x-auto" aria-label="Boot screenshots">
+          {boot.screenshots.map((s, i) => (
+            <figure key={i} className="shrink-0 text-xs">
+              {/* eslint-disable-next-line @next/next/no-img-element -- a data: URL from the job's events */}
+              <img src={s.png} alt={`Screen after ${s.seconds} s${s.blue ? ": a blue screen" : ""}`} className={`w-48 rounded border ${s.blue ? "border-red-600" : "border-slate-200 dark:border-slate-700"}`} />
+              <figcaption>{s.seconds} s{s.blue ? " · blue screen" : ""}</figcaption>
+            </figure>
+          ))}
+        </div>
       )}
       <div className="mt-3 grid gap-3 xl:grid-cols-2">
         {evidence.data?.screenshot && (

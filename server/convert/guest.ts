@@ -168,6 +168,13 @@ export type WindowsConversionReport = z.infer<typeof WindowsConversionReport>;
 export const ConversionReport = z.discriminatedUnion("family", [LinuxConversionReport, WindowsConversionReport]);
 export type ConversionReport = z.infer<typeof ConversionReport>;
 
+/** The static IPv4 address (`192.168.50.10/24`) the conversion found for a NIC, whatever the guest family: the boot check asks for it. */
+export function staticAddressOf(report: ConversionReport | null, nic: { sourceId: string; mac: string | null }): string | null {
+  if (!report) return null;
+  if (report.family === "linux") return report.nics.find((x) => x.sourceId === nic.sourceId)?.addresses[0] ?? null;
+  return report.staticIps.find((x) => x.nic === nic.sourceId)?.addresses[0] ?? null;
+}
+
 /** "Debian 12.15", "Red Hat Enterprise Linux 9.4": libguestfs gives Debian's product as the bare version. */
 export function describeOs(g: Pick<GuestInspection, "product" | "distro" | "majorVersion" | "minorVersion">): string {
   const distro = g.distro === "unknown" ? "" : g.distro.charAt(0).toUpperCase() + g.distro.slice(1);

@@ -201,6 +201,8 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     conversion = { devices, nics: convNics, virtioWin: drivers?.ok ? o.virtioWin!.path : null };
   }
   const bootCheck = o.bootCheck ?? convert;
+  const bootProof = windows ? ("network" as const) : ("serial-login" as const);
+  if (windows && bootCheck) changes.push({ subject: "boot check", from: "a login prompt on the serial console", to: "a DHCP request or ARP announcement from the guest's MAC, with screenshots", reason: "Windows writes nothing to a serial console: the check passes when the guest's NIC comes up on the isolated network, and fails at a blue screen (such as INACCESSIBLE_BOOT_DEVICE) with its screenshot" });
 
   return TargetPlan.parse({
     name,
@@ -222,6 +224,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     copyOnly: o.copyOnly,
     conversion,
     bootCheck,
+    bootProof,
     parallel: o.parallel,
     overwrite: o.overwrite,
     rateLimit: o.rateLimit,

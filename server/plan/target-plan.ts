@@ -100,6 +100,8 @@ export const TargetPlan = z.object({
     .nullable(),
   /** Boot the result under qemu and wait for a login prompt before finishing. */
   bootCheck: z.boolean(),
+  /** What proves the boot: a serial-console login prompt (Linux), or the guest's NIC on the network by its MAC, with screenshots (Windows has no serial console). */
+  bootProof: z.enum(["serial-login", "network"]).default("serial-login"),
   /** Copy this many disks at once. */
   parallel: z.number().int().min(1).max(16),
   overwrite: z.boolean(),

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +12,7 @@ import { inspectGuest } from "../../server/input/inspect-guest";
 import { planTarget } from "../../server/plan";
 import { fingerprint } from "../fixtures/fingerprint";
 import { makeVirtioWinTree, WINDOWS_GUEST, windowsGuests, type WindowsGuests } from "../fixtures/windows-guest";
+import { run as cli } from "../../server/cli/main";
 import { eventOf, run, type Run } from "./helpers";
 
 /**
@@ -229,4 +230,36 @@ describe("Windows refusals: at inspection, before anything is copied or written"
 it("the fixture's virtio-win tree has the ISO's layout", () => {
   expect(existsSync(join(tree, "viostor/w10/amd64/viostor.sys"))).toBe(true);
   expect(execFileSync("find", [tree, "-name", "*.pdb"], { encoding: "utf8" }).trim()).not.toBe("");
+});
+
+describe("the CLI: ferry -i vmx win10.vmx -o local -os DIR [--virtio-win TREE]", () => {
+  async function ferry(...args: string[]) {
+    let out = "";
+    let err = "";
+    const status = await cli(args, { out: (x) => (out += x), err: (x) => (err += x) });
+    return { status, out, err };
+  }
+
+  it("with --virtio-win: virtio in the libvirt XML, the conversion and its registry edits printed", async () => {
+    const out = mkdtempSync(join(tmp, "cli-virtio-"));
+    const r = await ferry("-i", "vmx", guests.vmx("win10"), "-o", "local", "-os", out, "--virtio-win", tree, "--no-boot-check");
+    expect(r.status, r.err).toBe(0);
+    expect(r.err).toContain("ferry: guest: Windows 10 Pro 10.0 build 19045, Professional (x86_64), system root /Windows on /dev/sda1, boots from /dev/sda1");
+    expect(r.err).toContain(`ferry: converted Windows 10 Pro (10.0) for virtio (viostor from ${tree})`);
+    expect(r.err).toContain("ferry:   HKLM\\SYSTEM\\ControlSet001\\Services\\viostor\\Start = REG_DWORD 0 (was (absent))");
+    const xml = readFileSync(join(out, "win10.xml"), "utf8");
+    expect(xml).toMatch(/<target dev='vda' bus='virtio'\/>/);
+    expect(xml).toMatch(/<model type='virtio'\/>/);
+  }, 20 * 60_000);
+
+  it("without it: SATA and e1000e, and storahci starts at boot", async () => {
+    const out = mkdtempSync(join(tmp, "cli-emulated-"));
+    const r = await ferry("-i", "vmx", guests.vmx("win10"), "-o", "local", "-os", out, "--no-boot-check");
+    expect(r.status, r.err).toBe(0);
+    expect(r.err).toContain("ferry: converted Windows 10 Pro (10.0) for emulated SATA and e1000e (storahci starts at boot)");
+    expect(r.err).toContain("ferry:   HKLM\\SYSTEM\\ControlSet001\\Services\\storahci\\Start = REG_DWORD 0 (was REG_DWORD 3)");
+    const xml = readFileSync(join(out, "win10.xml"), "utf8");
+    expect(xml).toMatch(/<target dev='sda' bus='sata'\/>/);
+    expect(xml).toMatch(/<model type='e1000e'\/>/);
+  }, 20 * 60_000);
 });

@@ -91,16 +91,17 @@ export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
     unmounted,
   };
   const linux = type === "linux";
+  const windows = type === "windows" ? await inspectWindows(g, root) : null;
   return GuestInspection.parse({
     ...base,
     kernels: linux ? await kernels(g) : [],
     bootloader: linux ? await bootloader(g) : { kind: "none", config: null },
     filesystems: await filesystems(g, mountpoints),
-    vmwareTools: linux ? await vmwareTools(g, base.packageFormat) : [],
+    vmwareTools: linux ? await vmwareTools(g, base.packageFormat) : (windows?.vmwareTools.map((t) => t.name) ?? []),
     selinux: linux ? await selinuxEnabled(g) : false,
     initramfsTool: linux ? await initramfsTool(g) : null,
     fsChecks,
-    windows: type === "windows" ? await inspectWindows(g, root) : null,
+    windows,
   });
 }
 

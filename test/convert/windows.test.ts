@@ -102,6 +102,7 @@ describe("Windows conversion (phony Windows 10, no Windows boots)", () => {
     expect(fingerprint(dirname(vmx))).toEqual(before);
     const g = eventOf(r, "inspection").guest;
     expect([g.type, g.product, g.majorVersion, g.minorVersion, g.arch, g.hostname]).toEqual(["windows", WINDOWS_GUEST.product, 10, 0, "x86_64", WINDOWS_GUEST.hostname]);
+    expect(g.vmwareTools).toEqual(["VMware Tools"]);
     expect(g.windows).toMatchObject({ systemRoot: "/Windows", controlSet: CS, edition: "Professional", build: "19045", osinfo: "win10", bootPartition: "/dev/sda1", driverDatabase: true });
 
     const rep = report(r);

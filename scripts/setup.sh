@@ -6,7 +6,7 @@
 #                    openssh-client (a real sshd for the SSH input's tests; ssh-agent, scp),
 #                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML),
 #                    libguestfs-tools + python3-guestfs (inspection and conversion, one
-#                    appliance per run), python3-hivex (Windows registry hives), linux-image-amd64 (the appliance's kernel: supermin
+#                    appliance per run), python3-hivex (Windows registry hives), xorriso (a test virtio-win ISO), linux-image-amd64 (the appliance's kernel: supermin
 #                    builds it from the host's), qemu-system-x86 and ovmf (the boot check,
 #                    BIOS and UEFI guests),
 #                    debootstrap, fdisk, e2fsprogs, zstd (the Debian test guest builder;
@@ -40,6 +40,8 @@ command -v guestfish >/dev/null || missing+=(libguestfs-tools)
 /usr/bin/python3 -c 'import guestfs' 2>/dev/null || missing+=(python3-guestfs)
 # Windows guests: registry hives read and edited with hivex; NTFS (ntfs-3g) comes with libguestfs.
 /usr/bin/python3 -c 'import hivex' 2>/dev/null || missing+=(python3-hivex)
+# The Windows tests make a virtio-win ISO from their fake tree (Ferry reads ISOs through libguestfs).
+command -v xorriso >/dev/null || missing+=(xorriso)
 ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)

@@ -43,8 +43,8 @@ const USAGE = `usage:
     --boot-check             boot the result even with --copy-only
     --boot-timeout SECONDS   give up waiting for a login prompt after this long (180 with KVM, 600 under TCG)
     --overwrite              replace existing output files
-    --virtio-win PATH        Windows guests: virtio-win's drivers, an unpacked tree (/usr/share/virtio-win,
-                             or the ISO's contents); without it Windows gets SATA and e1000e
+    --virtio-win PATH        Windows guests: virtio-win's drivers, the ISO or an unpacked tree
+                             (/usr/share/virtio-win); without it Windows gets SATA and e1000e
     -it ssh                  the .vmx is an ssh:// URL (virt-v2v's form, path percent-encoded)
     --ssh-known-hosts FILE   host keys to trust (default ~/.ssh/known_hosts); an unknown or changed key is refused
     --ssh-identity KEY       private key to log in with (default: the keys in ssh-agent)
@@ -290,7 +290,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
     overwrite,
     rateLimit: o.rateLimit ? o.rateLimit * 1024 * 1024 : null,
     // Read only for a Windows guest: a Linux guest never needs the tree.
-    virtioWin: virtioWin && vm.guestOS.family === "windows" ? readVirtioWin(resolve(virtioWin)) : null,
+    virtioWin: virtioWin && vm.guestOS.family === "windows" ? await readVirtioWin(resolve(virtioWin)) : null,
   });
   const printer = machineReadable ? jsonPrinter(io) : humanPrinter(io, verbose);
   const ac = new AbortController();

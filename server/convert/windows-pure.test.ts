@@ -48,28 +48,21 @@ describe("virtio-win: picking a guest's drivers from the tree's layout", () => {
     expect(supportedWindows(RPM)).toEqual(["win2k19/x86_64"]);
   });
 
-  it("reads an unpacked tree, following links, and refuses what is not one with the fix", () => {
+  it("reads an unpacked tree, following links, and refuses what is not one with the fix", async () => {
     const tree = join(tmp, "tree");
     for (const f of ISO) {
       mkdirSync(join(tree, f, ".."), { recursive: true });
       writeFileSync(join(tree, f), "");
     }
     expect(listVirtioWinTree(tree)).toEqual([...ISO].sort());
-    expect(readVirtioWin(tree)).toEqual({ path: tree, supports: ["win10/x86_64", "win10/i386"] });
-    const err = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return e as FerryError;
-      }
-      throw new Error("no error");
-    };
-    expect(err(() => readVirtioWin(join(tmp, "absent"))).code).toBe("virtio-win.missing");
-    writeFileSync(join(tmp, "virtio-win.iso"), "not a folder");
-    const iso = err(() => readVirtioWin(join(tmp, "virtio-win.iso")));
-    expect([iso.code, iso.hint]).toEqual(["virtio-win.not-a-tree", expect.stringMatching(/unpack the virtio-win ISO/)]);
+    expect(await readVirtioWin(tree)).toEqual({ path: tree, supports: ["win10/x86_64", "win10/i386"] });
+    const err = async (p: Promise<unknown>) => (await p.then(() => null, (e: unknown) => e)) as FerryError;
+    expect((await err(readVirtioWin(join(tmp, "absent")))).code).toBe("virtio-win.missing");
+    writeFileSync(join(tmp, "virtio-win.iso"), Buffer.alloc(40_000, 1));
+    const notIso = await err(readVirtioWin(join(tmp, "virtio-win.iso")));
+    expect([notIso.code, notIso.message]).toEqual(["virtio-win.not-a-tree", `virtio-win: ${join(tmp, "virtio-win.iso")} is not an ISO 9660 image`]);
     mkdirSync(join(tmp, "empty"));
-    expect(err(() => readVirtioWin(join(tmp, "empty"))).message).toMatch(/holds no viostor\.sys or vioscsi\.sys: it is not a virtio-win tree/);
+    expect((await err(readVirtioWin(join(tmp, "empty")))).message).toMatch(/holds no viostor\.sys or vioscsi\.sys: it is not a virtio-win tree/);
   });
 });
 

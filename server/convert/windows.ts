@@ -7,7 +7,7 @@ import type { ConvertTarget, Converter } from "./converter";
 import type { GuestInspection, WindowsConversionReport } from "./guest";
 import { readKeys, setValues, showValue, valueOf, type RegSet, type RegValue } from "./regedit";
 import { pickVirtioWin, type VirtioWinPick } from "./virtio-win";
-import { virtioWinSource } from "./virtio-win-source";
+import { openVirtioWin, type VirtioWinSource } from "./virtio-win-source";
 import { refuseOldWindows, VMWARE_SERVICES, type WindowsFacts } from "./windows-facts";
 import { FIRSTBOOT_DIR, FIRSTBOOT_SERVICE, firstbootScript, msiRemoval, networkScript, pairStaticInterfaces, VIRTIO_DIR } from "./windows-firstboot";
 
@@ -60,8 +60,8 @@ export function refuseWindows(g: GuestInspection, target: Partial<Pick<ConvertTa
 export const windowsConverter: Converter = {
   osTypes: ["windows"],
   check(g, target) {
-    // The driver check needs the tree's listing; convert() repeats it with the files it copies.
-    refuseWindows(g, target, target.diskBus === "virtio" && target.virtioWin && g.windows ? pickVirtioWin(target.virtioWin, virtioWinSource(target.virtioWin).files(), g.windows.osinfo, g.arch) : null);
+    // What needs no listing of virtio-win; convert() checks the drivers before it writes anything.
+    refuseWindows(g, { ...target, diskBus: undefined }, null);
   },
   convert: convertWindows,
 };
@@ -150,8 +150,16 @@ async function guestPath(app: Appliance, path: string): Promise<string> {
 }
 
 export async function convertWindows(app: Appliance, g: GuestInspection, target: ConvertTarget): Promise<WindowsConversionReport> {
-  const source = target.diskBus === "virtio" && target.virtioWin ? virtioWinSource(target.virtioWin) : null;
-  const pick = source && g.windows ? pickVirtioWin(target.virtioWin!, source.files(), g.windows.osinfo, g.arch) : null;
+  const source = target.diskBus === "virtio" && target.virtioWin ? await openVirtioWin(target.virtioWin) : null;
+  try {
+    return await convertWith(app, g, target, source);
+  } finally {
+    await source?.close();
+  }
+}
+
+async function convertWith(app: Appliance, g: GuestInspection, target: ConvertTarget, source: VirtioWinSource | null): Promise<WindowsConversionReport> {
+  const pick = source && g.windows ? pickVirtioWin(target.virtioWin!, source.files, g.windows.osinfo, g.arch) : null;
   refuseWindows(g, target, pick);
   const w = g.windows!;
   const sysroot = await guestPath(app, w.systemRoot);

@@ -146,7 +146,7 @@ export class Worker {
       source = await openShareInput(share);
       const vmx = await resolveInShare(share, job.relPath, source);
       const vm = await inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true, input: source });
-      const plan = planTarget(vm, planOptionsFor(job.options, target.path, job.copyOnly, job.options.useVirtioWin && vm.guestOS.family === "windows" ? configuredVirtioWin(this.o.config.virtioWin ?? null) : null));
+      const plan = planTarget(vm, planOptionsFor(job.options, target.path, job.copyOnly, job.options.useVirtioWin && vm.guestOS.family === "windows" ? await configuredVirtioWin(this.o.config.virtioWin ?? null) : null));
       this.o.store.markRunning(job.id, { outputDir: target.path, planName: plan.name });
       mkdirSync(overlays, { recursive: true });
       pipelineStarted = true;

@@ -91,13 +91,13 @@ describe("Windows conversion (phony Windows 10, no Windows boots)", () => {
     const out = mkdtempSync(join(tmp, "virtio-"));
     const vmx = guests.vmx("win10");
     const vm = await inspectGuest(vmx);
-    const plan = planTarget(vm, { outputDir: out, virtioWin: readVirtioWin(tree), bootCheck: false });
+    const plan = planTarget(vm, { outputDir: out, virtioWin: await readVirtioWin(tree), bootCheck: false });
     expect(plan.disks.map((d) => [d.bus, d.dev])).toEqual([["virtio", "vda"]]);
     expect(plan.nics.map((n) => n.model)).toEqual(["virtio"]);
     expect(plan.conversion?.virtioWin).toBe(tree);
 
     const before = fingerprint(dirname(vmx));
-    const r = await run(vmx, { outputDir: out, virtioWin: readVirtioWin(tree), bootCheck: false });
+    const r = await run(vmx, { outputDir: out, virtioWin: await readVirtioWin(tree), bootCheck: false });
     expect(r.error).toBeNull();
     expect(fingerprint(dirname(vmx))).toEqual(before);
     const g = eventOf(r, "inspection").guest;
@@ -196,9 +196,27 @@ describe("Windows conversion (phony Windows 10, no Windows boots)", () => {
     expect(script).toContain(`msiexec /x ${WINDOWS_GUEST.vmwareToolsGuid} /qn /norestart`);
   }, 20 * 60_000);
 
+  it("with the virtio-win ISO itself (read through libguestfs): the same drivers as from the tree", async () => {
+    const iso = join(tmp, "virtio-win.iso");
+    execFileSync("xorriso", ["-as", "mkisofs", "-quiet", "-J", "-R", "-V", "virtio-win", "-o", iso, tree]);
+    const fromIso = await readVirtioWin(iso);
+    expect(fromIso.supports).toEqual((await readVirtioWin(tree)).supports);
+    expect(fromIso.supports).toContain("win10/x86_64");
+    const out = mkdtempSync(join(tmp, "iso-"));
+    const r = await run(guests.vmx("win10"), { outputDir: out, virtioWin: fromIso, bootCheck: false });
+    expect(r.error).toBeNull();
+    const rep = report(r);
+    expect([rep.devices, rep.blockDriver, rep.virtioWin]).toEqual(["virtio", "viostor", iso]);
+    expect(rep.files).toContain("/Windows/System32/drivers/viostor.sys");
+    expect(rep.files).toContain("/Windows/Drivers/VirtIO/netkvm.inf");
+    const back = await readBack(join(out, readdirSync(out).find((f) => f.endsWith("-vda"))!), []);
+    expect(back.files.has("/Windows/System32/drivers/viostor.sys")).toBe(true);
+    expect(valueOf(back.system([CS, "Services", "viostor"]), "Start")).toEqual({ type: "dword", value: 0 });
+  }, 20 * 60_000);
+
   it("a virtio-win tree without drivers for this Windows: the plan falls back to emulated devices and names why", async () => {
     const only2k22 = makeVirtioWinTree(join(tmp, "virtio-win-2k22"), ["viostor/2k22/amd64/viostor.sys", "viostor/2k22/amd64/viostor.inf"]);
-    const plan = planTarget(await inspectGuest(guests.vmx("win10")), { outputDir: tmp, virtioWin: readVirtioWin(only2k22) });
+    const plan = planTarget(await inspectGuest(guests.vmx("win10")), { outputDir: tmp, virtioWin: await readVirtioWin(only2k22) });
     expect(plan.disks[0]!.bus).toBe("sata");
     expect(plan.changes.find((c) => c.subject === "devices")!.reason).toMatch(new RegExp(`^${only2k22.replace(/[/.]/g, "\\$&")} has no viostor or vioscsi for win10 \\(x86_64\\)`));
   });
@@ -214,7 +232,7 @@ describe("Windows refusals: at inspection, before anything is copied or written"
       const out = mkdtempSync(join(tmp, `refused-${variant}-`));
       const vmx = guests.vmx(variant);
       const before = fingerprint(dirname(vmx));
-      const r = await run(vmx, { outputDir: out, virtioWin: readVirtioWin(tree) });
+      const r = await run(vmx, { outputDir: out, virtioWin: await readVirtioWin(tree) });
       expect(r.error).toBeInstanceOf(FerryError);
       const e = r.error as FerryError;
       expect(r.failedStage).toBe("Inspecting the overlay");

@@ -50,7 +50,7 @@ export const systemRouter = router({
       }
       let virtioWin: { path: string | null; supports: string[]; error: string | null } = { path: config.virtioWin ?? null, supports: [], error: null };
       try {
-        virtioWin = { ...virtioWin, supports: configuredVirtioWin(config.virtioWin ?? null)?.supports ?? [] };
+        virtioWin = { ...virtioWin, supports: (await configuredVirtioWin(config.virtioWin ?? null))?.supports ?? [] };
       } catch (e) {
         if (!(e instanceof FerryError)) throw e;
         virtioWin = { ...virtioWin, error: e.message };

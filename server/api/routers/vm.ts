@@ -48,7 +48,7 @@ export const vmRouter = router({
       let plan = null;
       let planError = null;
       try {
-        plan = planTarget(vm, planOptionsFor(options, findOutput(ctx.ferry.config, options.target).path, options.copyOnly, options.useVirtioWin && vm.guestOS.family === "windows" ? configuredVirtioWin(ctx.ferry.config.virtioWin ?? null) : null));
+        plan = planTarget(vm, planOptionsFor(options, findOutput(ctx.ferry.config, options.target).path, options.copyOnly, options.useVirtioWin && vm.guestOS.family === "windows" ? await configuredVirtioWin(ctx.ferry.config.virtioWin ?? null) : null));
       } catch (e) {
         if (!(e instanceof FerryError)) throw e;
         planError = e.toJSON();

@@ -154,6 +154,12 @@ describe("planTarget for Windows guests", () => {
     expect(unknown.changes.find((c) => c.subject === "devices")!.reason).toMatch(/names no Windows version/);
   });
 
+  it("a Windows guest without a NIC gets no boot check by default (nothing would prove it up), and the plan says why", () => {
+    const p = planTarget(guest(windows("windows9-64").filter((l) => !l.startsWith("ethernet"))), { outputDir: "/var/tmp" });
+    expect(p.bootCheck).toBe(false);
+    expect(p.changes.find((c) => c.subject === "boot check")).toMatchObject({ to: "off", reason: "a Windows guest is proven up by its NIC on the network, and this one has none" });
+  });
+
   it("copy-only Windows keeps the copy-only wording; Linux guests ignore virtio-win", () => {
     expect(planTarget(guest(win), { outputDir: "/var/tmp", copyOnly: true }).changes.some((c) => c.subject === "devices")).toBe(false);
     const linux = planTarget(guest([...base, 'guestOS = "debian12-64"']), { outputDir: "/var/tmp", virtioWin: tree });

@@ -200,7 +200,9 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     if (windows) changes.push({ subject: "VMware Tools", from: "installed", to: "disabled now, removed at first boot", reason: "VMware's services and drivers fail on KVM: the conversion disables them in the registry, and a first-boot script uninstalls VMware Tools" });
     conversion = { devices, nics: convNics, virtioWin: drivers?.ok ? o.virtioWin!.path : null };
   }
-  const bootCheck = o.bootCheck ?? convert;
+  // Windows is proven up by its NIC: a guest without one has nothing to prove it with.
+  const bootCheck = o.bootCheck ?? (convert && !(windows && vm.nics.length === 0));
+  if (windows && convert && vm.nics.length === 0 && o.bootCheck === undefined) changes.push({ subject: "boot check", from: "on", to: "off", reason: "a Windows guest is proven up by its NIC on the network, and this one has none" });
   const bootProof = windows ? ("network" as const) : ("serial-login" as const);
   if (windows && bootCheck) changes.push({ subject: "boot check", from: "a login prompt on the serial console", to: "a DHCP request or ARP announcement from the guest's MAC, with screenshots", reason: "Windows writes nothing to a serial console: the check passes when the guest's NIC comes up on the isolated network, and fails at a blue screen (such as INACCESSIBLE_BOOT_DEVICE) with its screenshot" });
 

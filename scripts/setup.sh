@@ -9,7 +9,7 @@
 #                    libvirtd that -o libvirt's tests start in namespaces of their own; no
 #                    service is enabled: libvirt-daemon-system is not installed),
 #                    libguestfs-tools + python3-guestfs (inspection and conversion, one
-#                    appliance per run), linux-image-amd64 (the appliance's kernel: supermin
+#                    appliance per run), python3-hivex (Windows registry hives), xorriso (a test virtio-win ISO), linux-image-amd64 (the appliance's kernel: supermin
 #                    builds it from the host's), qemu-system-x86 and ovmf (the boot check,
 #                    BIOS and UEFI guests),
 #                    debootstrap, fdisk, e2fsprogs, zstd (the Debian test guest builder;
@@ -45,6 +45,10 @@ command -v xmllint >/dev/null || missing+=(libxml2-utils)
 ls /usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so >/dev/null 2>&1 || missing+=(libvirt-daemon-driver-qemu)
 command -v guestfish >/dev/null || missing+=(libguestfs-tools)
 /usr/bin/python3 -c 'import guestfs' 2>/dev/null || missing+=(python3-guestfs)
+# Windows guests: registry hives read and edited with hivex; NTFS (ntfs-3g) comes with libguestfs.
+/usr/bin/python3 -c 'import hivex' 2>/dev/null || missing+=(python3-hivex)
+# The Windows tests make a virtio-win ISO from their fake tree (Ferry reads ISOs through libguestfs).
+command -v xorriso >/dev/null || missing+=(xorriso)
 ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)

@@ -12,6 +12,7 @@ import { formatBytes } from "@/server/units";
 import { useTRPC } from "../TrpcProvider";
 import { Alert, Badge, btn, Card, ErrorBox } from "../ui";
 import { useAtLeast } from "../Nav";
+import { WindowsConversion, WindowsFactsRows } from "./WindowsConversion";
 
 /** No bytes moved for this long while copying: shown as stalled. */
 export const STALL_MS = 30_000;
@@ -40,11 +41,13 @@ function GuestCard({ guest, conversion }: { guest: Guest; conversion: Conversion
       <dl className="grid grid-cols-[9rem_1fr] gap-x-3 gap-y-1 text-sm" aria-label="Guest inspection">
         <dt className="font-medium">Operating system</dt><dd>{describeOs(guest)} ({guest.type}, {guest.arch})</dd>
         <dt className="font-medium">Root</dt><dd className="font-mono text-xs">{guest.root} · {guest.mountpoints.map((m) => `${m.mountpoint} ${m.device}`).join(", ")}</dd>
-        <dt className="font-medium">Kernels</dt><dd>{guest.kernels.map((k) => `${k.version} (virtio: ${Object.entries(k.virtio).filter(([, w]) => w !== "missing").map(([d]) => d).join(", ") || "none"})`).join("; ") || "none"}</dd>
+        {!guest.windows && <><dt className="font-medium">Kernels</dt><dd>{guest.kernels.map((k) => `${k.version} (virtio: ${Object.entries(k.virtio).filter(([, w]) => w !== "missing").map(([d]) => d).join(", ") || "none"})`).join("; ") || "none"}</dd></>}
         <dt className="font-medium">Free space</dt><dd>{guest.filesystems.map((f) => `${f.mountpoint} ${formatBytes(f.freeBytes)} of ${formatBytes(f.sizeBytes)}`).join(", ")}</dd>
         {guest.vmwareTools.length > 0 && <><dt className="font-medium">VMware tools</dt><dd>{guest.vmwareTools.join(", ")}</dd></>}
+        {guest.windows && <WindowsFactsRows guest={guest} windows={guest.windows} />}
       </dl>
-      {conversion && (
+      {conversion?.family === "windows" && <WindowsConversion report={conversion} />}
+      {conversion?.family === "linux" && (
         <>
           <ul className="mt-3 list-disc space-y-1 pl-5 text-sm" aria-label="Conversion">
             {conversion.removedTools.length > 0 && <li>Removed {conversion.removedTools.join(", ")}</li>}
@@ -101,7 +104,7 @@ function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { typ
     <Card title="Boot check" id="boot-heading">
       <p className="text-sm" role="status" aria-label="Boot check result">
         {boot.ok ? <Badge tone="ok">booted</Badge> : <Badge tone="critical">did not boot</Badge>}{" "}
-        {boot.ok ? `Login prompt “${boot.line}” after ${boot.seconds} s` : boot.failure} ({boot.accel === "kvm" ? "KVM" : "software emulation"})
+        {boot.ok ? (boot.proof === "network" ? `Network up after ${boot.seconds} s: ${boot.line}` : `Login prompt “${boot.line}” after ${boot.seconds} s`) : boot.failure} ({boot.accel === "kvm" ? "KVM" : "software emulation"})
         {boot.ok && (boot.dhcpFrom.length ? ` · network up: DHCP from ${boot.dhcpFrom.join(", ")}` : " · no DHCP request seen")}
         {boot.firmware?.kind === "uefi" && ` · UEFI${boot.firmware.secureBoot ? " with Secure Boot" : ""}, ${boot.firmware.varsFromGuest ? "the guest's own variables" : "fresh variables"}${boot.bootEntry ? `, started ${boot.bootEntry}` : ""}`}
       </p>
@@ -114,6 +117,17 @@ function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { typ
             ))}
           </tbody>
         </table>
+      )}
+      {boot.screenshots && boot.screenshots.length > 0 && (
+        <div className="mt-3 flex gap-2 overflow-x-auto" aria-label="Boot screenshots">
+          {boot.screenshots.map((s, i) => (
+            <figure key={i} className="shrink-0 text-xs">
+              {/* eslint-disable-next-line @next/next/no-img-element -- a data: URL from the job's events */}
+              <img src={s.png} alt={`Screen after ${s.seconds} s${s.blue ? ": a blue screen" : ""}`} className={`w-48 rounded border ${s.blue ? "border-red-600" : "border-slate-200 dark:border-slate-700"}`} />
+              <figcaption>{s.seconds} s{s.blue ? " · blue screen" : ""}</figcaption>
+            </figure>
+          ))}
+        </div>
       )}
       <div className="mt-3 grid gap-3 xl:grid-cols-2">
         {evidence.data?.screenshot && (

@@ -10,6 +10,7 @@ import { GuestPreview } from "./GuestPreview";
 import { jobOptions, NAME_OK, type CommonOptions, type GuestChoices } from "./options";
 import { SourceStep, type SelectedGuest } from "./SourceStep";
 import { useAtLeast } from "../Nav";
+import { VirtioWinField } from "./VirtioWinField";
 
 const STEPS = ["Source", "Preview", "Target", "Review"];
 const key = (g: SelectedGuest) => `${g.share}:${g.relPath}`;
@@ -20,7 +21,7 @@ export function ImportWizard() {
   const router = useRouter();
   const [step, setStep] = useState(0);
   const [selected, setSelected] = useState<SelectedGuest[]>([]);
-  const [common, setCommon] = useState<CommonOptions>({ output: "local", format: "raw", allocation: "sparse", copyOnly: false, bootCheck: true, autoRetry: 0 });
+  const [common, setCommon] = useState<CommonOptions>({ output: "local", format: "raw", allocation: "sparse", copyOnly: false, bootCheck: true, autoRetry: 0, useVirtioWin: true });
   const [choices, setChoices] = useState<Record<string, GuestChoices>>({});
   const [tab, setTab] = useState(0);
   const health = useQuery({ ...trpc.system.health.queryOptions(), enabled: step >= 2 });
@@ -157,6 +158,8 @@ export function ImportWizard() {
                 <input type="checkbox" checked={!common.copyOnly} onChange={(e) => setCommon({ ...common, copyOnly: !e.target.checked, bootCheck: e.target.checked ? common.bootCheck : false })} />
                 <span>Convert for KVM <span className="text-xs text-slate-500">(virtio drivers, disk and NIC names, VMware tools removed; off: copy as is on SATA/e1000e)</span></span>
               </label>
+              <span className="font-medium">virtio-win (Windows)</span>
+              <VirtioWinField virtioWin={health.data?.virtioWin} checked={common.useVirtioWin} onChange={(useVirtioWin) => setCommon({ ...common, useVirtioWin })} />
               <span className="font-medium">Boot check</span>
               <label className="flex items-center gap-2">
                 <input type="checkbox" checked={common.bootCheck} onChange={(e) => setCommon({ ...common, bootCheck: e.target.checked })} />

@@ -19,6 +19,8 @@ export interface CommonOptions {
   autoRetry: number;
   /** A libvirt target: start the guest once it is defined. */
   start?: boolean;
+  /** Windows guests: install the configured virtio-win drivers. */
+  useVirtioWin: boolean;
 }
 
 export interface NicChoice {

@@ -235,3 +235,29 @@ describe("ferry -i vmx ... -o", () => {
     expect(human.err).toContain("--overwrite");
   });
 });
+
+describe("ferry and Windows guests", () => {
+  const wdir = mkdtempSync(join(tmpdir(), "ferry-cli-win-"));
+  const wvmx = join(wdir, "win.vmx");
+  writeFileSync(wvmx, ['displayName = "win"', 'guestOS = "windows9-64"', 'memsize = "2048"', 'scsi0.present = "TRUE"', 'scsi0.virtualDev = "lsisas1068"', 'scsi0:0.present = "TRUE"', 'scsi0:0.fileName = "win.vmdk"', ""].join("\n"));
+  execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(wdir, "win.vmdk"), "64M"]);
+
+  it("inspect says Windows with its version", async () => {
+    const m = await cli("inspect", wvmx);
+    expect(m.status).toBe(0);
+    expect(m.out).toMatch(/Guest OS\s+Windows 10, 64-bit: windows9-64 \(windows, win10, x86_64\)/);
+  });
+
+  it("--virtio-win that does not exist is refused before anything is copied, naming it", async () => {
+    const m = await cli("-i", "vmx", wvmx, "-o", "local", "-os", join(wdir, "out"), "--virtio-win", join(wdir, "nope"));
+    expect(m.status).toBe(1);
+    expect(m.err).toContain(`ferry: error: ${join(wdir, "nope")}: virtio-win: ${join(wdir, "nope")} does not exist (ENOENT)`);
+    expect(m.err).toMatch(/ferry: hint: install virtio-win/);
+  });
+
+  it("--virtio-win needs a value", async () => {
+    const m = await cli("-i", "vmx", wvmx, "-o", "local", "-os", wdir, "--virtio-win");
+    expect(m.status).toBe(1);
+    expect(m.err).toContain("--virtio-win needs a value");
+  });
+});

@@ -10,7 +10,8 @@ import { DEFAULT_URI, probeLibvirt } from "../libvirt/host";
 import { runPipeline } from "../pipeline";
 import { printSource } from "../vmx";
 import { humanPrinter, jsonPrinter } from "./printer";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
+import { readVirtioWin } from "../convert/virtio-win-source";
 import { formatDisk, formatSummary } from "./summary";
 import { USER_USAGE, userCommand, UserUsageError } from "./users";
 import { FERRY_VERSION } from "../version";
@@ -50,6 +51,8 @@ const USAGE = `usage:
     --boot-check             boot the result even with --copy-only
     --boot-timeout SECONDS   give up waiting for a login prompt after this long (180 with KVM, 600 under TCG)
     --overwrite              replace existing output files (and, -o libvirt, a shut-off domain of the same name)
+    --virtio-win PATH        Windows guests: virtio-win's drivers, the ISO or an unpacked tree
+                             (/usr/share/virtio-win); without it Windows gets SATA and e1000e
     -it ssh                  the .vmx is an ssh:// URL (virt-v2v's form, path percent-encoded)
     --ssh-known-hosts FILE   host keys to trust (default ~/.ssh/known_hosts); an unknown or changed key is refused
     --ssh-identity KEY       private key to log in with (default: the keys in ssh-agent)
@@ -203,6 +206,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   let overwrite = false;
   let bootCheck: boolean | undefined;
   let bootTimeoutMs: number | undefined;
+  let virtioWin: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = () => {
@@ -255,6 +259,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
         break;
       }
       case "--overwrite": overwrite = true; break;
+      case "--virtio-win": virtioWin = value(); break;
       default:
         if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
         files.push(a);
@@ -311,6 +316,8 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
     parallel: o.parallel ?? 1,
     overwrite,
     rateLimit: o.rateLimit ? o.rateLimit * 1024 * 1024 : null,
+    // Read only for a Windows guest: a Linux guest never needs the tree.
+    virtioWin: virtioWin && vm.guestOS.family === "windows" ? await readVirtioWin(resolve(virtioWin)) : null,
   });
   const printer = machineReadable ? jsonPrinter(io) : humanPrinter(io, verbose);
   const ac = new AbortController();

@@ -30,6 +30,8 @@ export const JobOptions = z.object({
   copyOnly: z.boolean().default(false),
   /** Boot the result before finishing; default: on when converting, off for copy-only. */
   bootCheck: z.boolean().optional(),
+  /** Windows guests: install the configured virtio-win drivers (else SATA and e1000e). */
+  useVirtioWin: z.boolean().default(true),
   /** Bandwidth limit per disk copy, in MiB/s, to spare a busy NAS. */
   rateLimitMiBps: z.number().int().min(1).max(100_000).optional(),
   /** The conversion host to run on; any host when absent. */
@@ -43,9 +45,9 @@ export type JobOptions = z.infer<typeof JobOptions>;
 export type JobOptionsInput = z.input<typeof JobOptions>;
 
 /** A job's options as planTarget takes them, for the destination its target resolves to (server/output/targets.ts). */
-export function planOptionsFor(options: JobOptions, destination: { output: OutputMode; outputDir: string; libvirt?: LibvirtTarget }, copyOnly: boolean): PlanOptions {
-  const { rateLimitMiBps, ...rest } = options;
-  return { ...rest, ...destination, copyOnly, rateLimit: rateLimitMiBps ? rateLimitMiBps * 1024 * 1024 : null };
+export function planOptionsFor(options: JobOptions, destination: { output: OutputMode; outputDir: string; libvirt?: LibvirtTarget }, copyOnly: boolean, virtioWin: PlanOptions["virtioWin"] = null): PlanOptions {
+  const { rateLimitMiBps, useVirtioWin, ...rest } = options;
+  return { ...rest, ...destination, copyOnly, rateLimit: rateLimitMiBps ? rateLimitMiBps * 1024 * 1024 : null, virtioWin: useVirtioWin ? virtioWin : null };
 }
 
 export const Job = z.object({

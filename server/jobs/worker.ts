@@ -10,6 +10,7 @@ import { planTarget } from "../plan";
 import { probeAccel } from "../qemu/accel";
 import { findOutput, findShare, openShareInput, resolveInShare, type FerryConfig } from "../shares";
 import type { Input } from "../input/input";
+import { virtioWinFor } from "../convert/virtio-win-source";
 import { FERRY_VERSION } from "../version";
 import { HostName, planOptionsFor, type Job } from "./job";
 import type { Claimant, JobStore } from "./store";
@@ -26,7 +27,7 @@ import type { Claimant, JobStore } from "./store";
 export interface WorkerOptions {
   store: JobStore;
   /** The parts of the configuration the worker reads (not the web server's settings). */
-  config: Pick<FerryConfig, "dataDir" | "shares" | "outputs" | "concurrency" | "perShareLimit"> & Partial<Pick<FerryConfig, "globalLimit" | "leaseSeconds" | "overlayDir">>;
+  config: Pick<FerryConfig, "dataDir" | "shares" | "outputs" | "concurrency" | "perShareLimit"> & Partial<Pick<FerryConfig, "globalLimit" | "leaseSeconds" | "overlayDir" | "virtioWin">>;
   /** This conversion host's name (default: the machine's host name). */
   host?: string;
   /** One structured line per event, with the job id. */
@@ -336,7 +337,7 @@ export class Worker {
       const vmx = await resolveInShare(share, job.relPath, source);
       const vm = await inspectGuest(vmx.abs, { datastores: share.datastores, noFollow: true, input: source });
       const destination = await resolveDestination(target, job.options.output);
-      const plan = planTarget(vm, planOptionsFor(job.options, destination, job.copyOnly));
+      const plan = planTarget(vm, planOptionsFor(job.options, destination, job.copyOnly, await virtioWinFor(vm, job.options.useVirtioWin, this.o.config.virtioWin ?? null)));
       await this.o.store.markRunning(job.id, { outputDir: destination.outputDir, planName: plan.name });
       mkdirSync(overlays, { recursive: true });
       pipelineStarted = true;

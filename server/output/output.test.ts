@@ -95,7 +95,7 @@ describe("libvirt XML", () => {
       cdroms: [],
       disks: [0, 1].map((i) => ({ sourceId: `scsi0:${i}`, sourcePath: `/nas/web01/web01_${i}.vmdk`, capacityBytes: 1 << 30, allocatedBytes: 0, dev: `vd${"ab"[i]}`, bus: "virtio" as const, targetName: `web01-vd${"ab"[i]}`, sourceFiles: [], source: { uri: `/nas/web01/web01_${i}.vmdk`, format: "vmdk" as const } })),
       nics: [{ sourceId: "ethernet0", mac: "00:50:56:00:00:01", model: "virtio", network: { type: "network", name: "default" } }],
-      conversion: { devices: { sda: "vda", sdb: "vdb" }, nics: [{ sourceId: "ethernet0", mac: "00:50:56:00:00:01", vmwareName: "ens192", kvmName: "enp1s0" }] },
+      conversion: { devices: { sda: "vda", sdb: "vdb" }, nics: [{ sourceId: "ethernet0", mac: "00:50:56:00:00:01", vmwareName: "ens192", kvmName: "enp1s0" }], virtioWin: null },
       bootCheck: true,
     });
     const xml = libvirtXml(converted, ["/o/web01-vda", "/o/web01-vdb"]);

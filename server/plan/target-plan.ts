@@ -114,9 +114,18 @@ export const TargetPlan = z.object({
    * per NIC its MAC, the name ESXi's PCI slot gave it in the guest (ens192)
    * and the name KVM's PCI layout would give it (enp1s0).
    */
-  conversion: z.object({ devices: z.record(z.string(), z.string()), nics: z.array(ConversionNic) }).nullable(),
+  conversion: z
+    .object({
+      devices: z.record(z.string(), z.string()),
+      nics: z.array(ConversionNic),
+      /** Windows: the virtio-win tree or ISO the drivers come from; null when the guest gets emulated devices. */
+      virtioWin: z.string().nullable().default(null),
+    })
+    .nullable(),
   /** Boot the result under qemu and wait for a login prompt before finishing. */
   bootCheck: z.boolean(),
+  /** What proves the boot: a serial-console login prompt (Linux), or the guest's NIC on the network by its MAC, with screenshots (Windows has no serial console). */
+  bootProof: z.enum(["serial-login", "network"]).default("serial-login"),
   /** Copy this many disks at once. */
   parallel: z.number().int().min(1).max(16),
   overwrite: z.boolean(),
@@ -146,6 +155,8 @@ export const PlanOptions = z.object({
   overwrite: z.boolean().default(false),
   /** VMX disk ids (`scsi0:1`) to leave behind. */
   excludeDisks: z.array(z.string()).default([]),
+  /** virtio-win for Windows guests: where it is and the Windows versions it has boot drivers for (`win10/x86_64`), read at the edge by readVirtioWin. */
+  virtioWin: z.object({ path: z.string(), supports: z.array(z.string()) }).nullable().default(null),
   /** Read from the NAS at most this many bytes per second per disk (null: as fast as it goes). */
   rateLimit: z.number().int().min(1024 * 1024).nullable().default(null),
   /** -o libvirt: what the host offers (probeLibvirt), and whether to start the guest once defined. */

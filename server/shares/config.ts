@@ -82,6 +82,8 @@ export const FerryConfig = z.object({
   leaseSeconds: z.number().int().min(1).max(3600),
   /** Where this host's worker keeps overlays (host-local scratch space). */
   overlayDir: absolute,
+  /** virtio-win's drivers for Windows guests (an unpacked tree, as Fedora/RHEL's virtio-win package installs in /usr/share/virtio-win); null: Windows guests get SATA and e1000e. */
+  virtioWin: absolute.nullable().optional(),
 });
 export type FerryConfig = z.infer<typeof FerryConfig>;
 
@@ -98,6 +100,7 @@ const FileConfig = z.object({
   globalLimit: z.number().int().optional(),
   leaseSeconds: z.number().int().optional(),
   overlayDir: z.string().optional(),
+  virtioWin: z.string().optional(),
 }).strict();
 
 function invalid(file: string, issues: z.core.$ZodIssue[]): FerryError {
@@ -145,6 +148,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     globalLimit: intFromEnv(env, "FERRY_GLOBAL_LIMIT") ?? fromFile.globalLimit ?? null,
     leaseSeconds: intFromEnv(env, "FERRY_LEASE_SECONDS") ?? fromFile.leaseSeconds ?? 30,
     overlayDir: env.FERRY_OVERLAY_DIR ? resolve(cwd, env.FERRY_OVERLAY_DIR) : fromFile.overlayDir ? resolve(dirname(file), fromFile.overlayDir) : join(base, "overlays"),
+    // A relative path is relative to the configuration file.
+    virtioWin: env.FERRY_VIRTIO_WIN ? resolve(cwd, env.FERRY_VIRTIO_WIN) : fromFile.virtioWin ? resolve(dirname(file), fromFile.virtioWin) : null,
   };
   const parsed = FerryConfig.safeParse(config);
   if (!parsed.success) throw invalid(existsSync(file) ? file : "(environment)", parsed.error.issues);

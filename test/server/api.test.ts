@@ -284,5 +284,7 @@ describe("API", () => {
     // Which accelerator conversions and boot checks get, found by starting qemu, and why.
     expect(["kvm", "tcg"]).toContain(h.kvm.accel);
     expect(h.kvm.reason.length).toBeGreaterThan(3);
+    // No virtio-win configured: the wizard says Windows guests get SATA and e1000e.
+    expect(h.virtioWin).toEqual({ path: null, supports: [], error: null });
   });
 });

@@ -121,6 +121,16 @@ describe("config", () => {
     expect(c.concurrency).toBeGreaterThanOrEqual(1);
   });
 
+  it("virtio-win: none by default, the file's (relative to it) or FERRY_VIRTIO_WIN; a wrong type names the field", () => {
+    expect(loadConfig({ FERRY_DATA_DIR: join(root, "data") }, root).virtioWin).toBeNull();
+    const file = join(root, "vw.json");
+    writeFileSync(file, JSON.stringify({ virtioWin: "virtio-win" }));
+    expect(loadConfig({ FERRY_CONFIG: file }, root).virtioWin).toBe(join(root, "virtio-win"));
+    expect(loadConfig({ FERRY_CONFIG: file, FERRY_VIRTIO_WIN: "/usr/share/virtio-win" }, root).virtioWin).toBe("/usr/share/virtio-win");
+    writeFileSync(file, JSON.stringify({ virtioWin: 7 }));
+    expect(() => loadConfig({ FERRY_CONFIG: file }, root)).toThrow(expect.objectContaining({ code: "config.invalid", message: expect.stringContaining("virtioWin") }));
+  });
+
   it("reads a file and the environment, and names a bad field", () => {
     const file = join(root, "ferry.json");
     writeFileSync(file, JSON.stringify({ shares: [{ name: "nas1", path: "/mnt/nas1", datastores: [{ prefix: "/vmfs/volumes/ds1", path: "/mnt/nas1/ds1" }] }], outputs: [{ name: "kvm", path: "/var/lib/libvirt/images" }], perShareLimit: 3 }));

@@ -5,6 +5,8 @@ import { z } from "zod";
 import { qemuImgSelfCheck } from "../../qemu";
 import { probeAccel } from "../../qemu/accel";
 import { targetStatus } from "../../output/targets";
+import { configuredVirtioWin } from "../../convert/virtio-win-source";
+import { FerryError } from "../../errors";
 import { viewerProcedure, router } from "../trpc";
 
 function guestfishVersion(): string | null {
@@ -26,6 +28,8 @@ export const systemRouter = router({
         outputs: z.array(z.object({ name: z.string(), kind: z.enum(["folder", "libvirt"]), where: z.string(), freeBytes: z.number().nullable(), error: z.string().nullable() })),
         dataDir: z.object({ path: z.string(), freeBytes: z.number().nullable() }),
         worker: z.object({ concurrency: z.number(), perShareLimit: z.number() }),
+        /** The configured virtio-win: what Windows versions it has boot drivers for, or why it cannot be read. */
+        virtioWin: z.object({ path: z.string().nullable(), supports: z.array(z.string()), error: z.string().nullable() }),
       }),
     )
     .query(async ({ ctx }) => {
@@ -46,7 +50,15 @@ export const systemRouter = router({
       } catch {
         accessible = false;
       }
+      let virtioWin: { path: string | null; supports: string[]; error: string | null } = { path: config.virtioWin ?? null, supports: [], error: null };
+      try {
+        virtioWin = { ...virtioWin, supports: (await configuredVirtioWin(config.virtioWin ?? null))?.supports ?? [] };
+      } catch (e) {
+        if (!(e instanceof FerryError)) throw e;
+        virtioWin = { ...virtioWin, error: e.message };
+      }
       return {
+        virtioWin,
         qemuImg,
         libguestfs: { ok: gf !== null, version: gf },
         // Whether KVM really works is only known by starting qemu (probed once per process).

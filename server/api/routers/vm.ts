@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { FerryErrorData, FerryError } from "../../errors";
 import { InspectedVm, inspectGuest } from "../../input/inspect-guest";
+import { virtioWinFor } from "../../convert/virtio-win-source";
 import { JobOptions, planOptionsFor } from "../../jobs";
 import { planTarget, TargetPlan } from "../../plan";
 import { findOutput, findShare, resolveInShare, withShareInput } from "../../shares";
@@ -49,7 +50,7 @@ export const vmRouter = router({
       let planError = null;
       try {
         const destination = await resolveDestination(findOutput(ctx.ferry.config, options.target), options.output);
-        plan = planTarget(vm, planOptionsFor(options, destination, options.copyOnly));
+        plan = planTarget(vm, planOptionsFor(options, destination, options.copyOnly, await virtioWinFor(vm, options.useVirtioWin, ctx.ferry.config.virtioWin ?? null)));
       } catch (e) {
         if (!(e instanceof FerryError)) throw e;
         planError = e.toJSON();

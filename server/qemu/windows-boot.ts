@@ -1,0 +1,123 @@
+import { FerryError } from "../errors";
+import type { MacEvidence } from "./pcap";
+
+/**
+ * The boot check for guests without a serial console (Windows): the guest
+ * is up when its NIC, found by its MAC, asks for an address by DHCP or
+ * announces one by ARP; it has failed when the screen is a blue screen (a
+ * Windows stop error such as INACCESSIBLE_BOOT_DEVICE). Pure: captures and
+ * screenshots in, verdicts out.
+ */
+
+export interface Image {
+  width: number;
+  height: number;
+  /** RGB, 3 bytes a pixel, rows top to bottom. */
+  rgb: Buffer;
+}
+
+/** qemu's screendump: binary PPM (P6, maxval 255). */
+export function parsePpm(ppm: Buffer): Image {
+  const tokens: string[] = [];
+  let p = 0;
+  while (tokens.length < 4 && p < ppm.length) {
+    while (p < ppm.length && /\s/.test(String.fromCharCode(ppm[p]!))) p++;
+    if (ppm[p] === 0x23) {
+      while (p < ppm.length && ppm[p] !== 0x0a) p++;
+      continue;
+    }
+    let t = "";
+    while (p < ppm.length && !/\s/.test(String.fromCharCode(ppm[p]!))) t += String.fromCharCode(ppm[p++]!);
+    tokens.push(t);
+  }
+  p++;
+  const [magic, width, height, max] = [tokens[0], Number(tokens[1]), Number(tokens[2]), Number(tokens[3])];
+  if (magic !== "P6" || !(width > 0) || !(height > 0) || width > 16384 || height > 16384 || max !== 255 || ppm.length - p < width * height * 3) {
+    throw new FerryError({ code: "png.ppm", message: "the screenshot is not an 8-bit P6 PPM image", file: null, hint: null });
+  }
+  return { width, height, rgb: ppm.subarray(p, p + width * height * 3) };
+}
+
+export function toPpm(img: Image): Buffer {
+  return Buffer.concat([Buffer.from(`P6\n${img.width} ${img.height}\n255\n`, "latin1"), img.rgb]);
+}
+
+/** A smaller copy (nearest pixel) for the job page's strip of boot screenshots. */
+export function thumbnail(img: Image, maxWidth: number): Image {
+  if (img.width <= maxWidth) return img;
+  const width = maxWidth;
+  const height = Math.max(1, Math.round((img.height * maxWidth) / img.width));
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.floor((y * img.height) / height);
+    for (let x = 0; x < width; x++) {
+      const sx = Math.floor((x * img.width) / width);
+      img.rgb.copy(rgb, (y * width + x) * 3, (sy * img.width + sx) * 3, (sy * img.width + sx) * 3 + 3);
+    }
+  }
+  return { width, height, rgb };
+}
+
+/** The backgrounds of Windows' stop screens. */
+export const STOP_SCREEN_COLOURS = [
+  { name: "Windows 10/11 blue", rgb: [0x00, 0x78, 0xd7] },
+  { name: "Windows 8 blue", rgb: [0x10, 0x71, 0xaa] },
+  { name: "classic blue (Windows 7 and earlier)", rgb: [0x00, 0x00, 0xaa] },
+  { name: "classic navy", rgb: [0x00, 0x00, 0x80] },
+] as const;
+
+export interface BlueScreenVerdict {
+  blue: boolean;
+  /** The share of the screen in the most common stop-screen colour (0..1). */
+  fraction: number;
+  colour: string | null;
+}
+
+/**
+ * A blue screen fills most of the screen with one stop-screen colour (the
+ * text covers little). Wallpapers and logos are gradients or small: a
+ * colour within ±24 per channel must cover at least 60 % of the pixels.
+ */
+export function judgeBlueScreen(img: Image, threshold = 0.6): BlueScreenVerdict {
+  const counts = STOP_SCREEN_COLOURS.map(() => 0);
+  const n = img.width * img.height;
+  // Every pixel of a small screen; a sample of a big one.
+  const step = Math.max(1, Math.floor(n / 200_000));
+  let seen = 0;
+  for (let i = 0; i < n; i += step) {
+    const r = img.rgb[i * 3]!;
+    const g = img.rgb[i * 3 + 1]!;
+    const b = img.rgb[i * 3 + 2]!;
+    seen++;
+    STOP_SCREEN_COLOURS.forEach((c, k) => {
+      if (Math.abs(r - c.rgb[0]) <= 24 && Math.abs(g - c.rgb[1]) <= 24 && Math.abs(b - c.rgb[2]) <= 24) counts[k]!++;
+    });
+  }
+  let best = 0;
+  counts.forEach((c, k) => {
+    if (c > counts[best]!) best = k;
+  });
+  const fraction = seen ? counts[best]! / seen : 0;
+  return { blue: fraction >= threshold, fraction: Math.round(fraction * 1000) / 1000, colour: fraction >= threshold ? STOP_SCREEN_COLOURS[best]!.name : null };
+}
+
+export interface NetworkProof {
+  mac: string;
+  how: string;
+}
+
+/**
+ * The guest is up when one of its NICs (by MAC) sent a DHCP request, or
+ * announced an IPv4 address: its static one when the guest had one, else any.
+ */
+export function judgeNetworkUp(evidence: Map<string, MacEvidence>, nics: Array<{ mac: string; staticAddress?: string | null }>): NetworkProof | null {
+  for (const n of nics) {
+    const e = evidence.get(n.mac.toLowerCase());
+    if (!e) continue;
+    if (e.dhcp) return { mac: n.mac.toLowerCase(), how: "sent a DHCP request" };
+    const want = n.staticAddress ? n.staticAddress.split("/")[0]! : null;
+    const got = want ? e.addresses.find((a) => a === want) : e.addresses[0];
+    if (got) return { mac: n.mac.toLowerCase(), how: `announced ${got}` };
+  }
+  return null;
+}

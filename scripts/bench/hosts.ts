@@ -11,16 +11,7 @@ import { join, relative } from "node:path";
 import { openStores, Worker, type JobStore } from "../../server/jobs";
 import { makeGuest } from "../../test/fixtures/guest";
 import { startPostgres } from "../../test/fixtures/postgres";
-
-export interface HostsRow {
-  name: string;
-  unit: string;
-  ferry: number;
-  baseline: number;
-  baselineName: string;
-  target?: number;
-  targetRatio?: number;
-}
+import { median, type Row } from "./row";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,13 +23,8 @@ async function until(what: string, cond: () => Promise<boolean>, ms: number): Pr
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-export async function benchHosts(work: string, root: string): Promise<HostsRow[]> {
-  const rows: HostsRow[] = [];
+export async function benchHosts(work: string, root: string): Promise<Row[]> {
+  const rows: Row[] = [];
   const pg = await startPostgres();
   const children: ChildProcess[] = [];
   try {
@@ -186,7 +172,7 @@ export async function benchHosts(work: string, root: string): Promise<HostsRow[]
  * statements run synchronously on better-sqlite3: what the async wrapper
  * costs the one-host path (create, claim, 5 events, read them, finish).
  */
-export async function benchSqliteStore(work: string): Promise<HostsRow> {
+export async function benchSqliteStore(work: string): Promise<Row> {
   const { SqliteJobStore } = await import("../../server/jobs");
   const { toJob } = await import("../../server/jobs/rows");
   type Row = Parameters<typeof toJob>[0];

@@ -22,23 +22,7 @@ import { debianGuests, linuxGuest } from "../../test/fixtures/linux-guest";
 import { shareWithUser, startSshd } from "../../test/fixtures/sshd";
 import { SshInput } from "../../server/input/ssh";
 import { benchHosts, benchSqliteStore } from "./hosts";
-
-interface Row {
-  name: string;
-  unit: string;
-  ferry: number;
-  baseline: number;
-  baselineName: string;
-  /** An absolute bound the issue sets, in `unit`. */
-  target?: number;
-  /** A bound on ferry / baseline. */
-  targetRatio?: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
+import { median, type Row } from "./row";
 
 function time(runs: number, fn: () => void): number {
   fn(); // warm up

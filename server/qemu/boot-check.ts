@@ -9,10 +9,11 @@ import { consoleText, describeFailure, judgeConsole, startedBootEntry, type Cons
 import { diskDevice, nicDevice, rootPortDevices } from "./devices";
 import { ovmfFirmware, type OvmfFirmware } from "./ovmf";
 import { macEvidence, type MacEvidence } from "./pcap";
-import { ppmToPng } from "./png";
+import { imageToPng, ppmToPng } from "./png";
 import { freePort, knock, staticNet } from "./static-probe";
 import { VGA_TEXT_ADDRESS, VGA_TEXT_BYTES, vgaTextLines } from "./vga-text";
-import { judgeBlueScreen, judgeNetworkUp, parsePpm, thumbnail, toPpm } from "./windows-boot";
+import { parsePpm, thumbnail } from "./image";
+import { judgeBlueScreen, judgeNetworkUp } from "./windows-boot";
 
 /**
  * The boot check: boot the converted disks under qemu with the target's
@@ -314,10 +315,10 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       const bytes = readFileSync(ppm);
       const img = parsePpm(bytes);
       const blue = judgeBlueScreen(img);
-      screenshots.push({ seconds: Math.round((performance.now() - started) / 1000), png: `data:image/png;base64,${ppmToPng(toPpm(thumbnail(img, 320))).toString("base64")}`, blue: blue.blue });
+      screenshots.push({ seconds: Math.round((performance.now() - started) / 1000), png: `data:image/png;base64,${imageToPng(thumbnail(img, 320)).toString("base64")}`, blue: blue.blue });
       if (screenshots.length > MAX_SHOTS) screenshots.splice(1, 1);
       if (final) {
-        writeFileSync(o.screenshot, ppmToPng(bytes));
+        writeFileSync(o.screenshot, imageToPng(img));
         finalTaken = true;
       }
       return blue;

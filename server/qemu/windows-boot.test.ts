@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { macEvidence } from "./pcap";
-import { judgeBlueScreen, judgeNetworkUp, parsePpm, thumbnail, toPpm } from "./windows-boot";
+import { parsePpm, thumbnail, toPpm } from "./image";
+import { judgeBlueScreen, judgeNetworkUp } from "./windows-boot";
 
 /** Fixtures: drawn and built by test/fixtures/make-windows-boot-fixtures.ts (no Windows runs here). */
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/windows/${name}`, import.meta.url));

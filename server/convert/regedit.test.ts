@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { emptyHive } from "./hive";
-import { decodeValue, encodeValue, readKeys, setValues, showValue, valueOf, type RegValue } from "./regedit";
+import { readKeys, setValues } from "./regedit";
+import { decodeValue, encodeValue, showValue, valueOf, type RegValue } from "./registry";
 
 const dir = mkdtempSync(join(tmpdir(), "ferry-hive-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

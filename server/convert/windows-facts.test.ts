@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FerryError } from "../errors";
-import type { RegKey } from "./regedit";
+import type { RegKey } from "./registry";
 import { judgeNtfsProbe, prefixLength, refuseOldWindows, refuseVolumes, staticInterface, vmwareToolsEntries, type VolumeFacts } from "./windows-facts";
 
 const key = (values: RegKey["values"]): RegKey => ({ values, subkeys: [] });

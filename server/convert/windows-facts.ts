@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { FerryError } from "../errors";
-import { valueOf, type RegKey, type RegValue } from "./regedit";
+import { valueOf, type RegKey, type RegValue } from "./registry";
 
 /**
  * What Windows inspection learns from the SYSTEM and SOFTWARE hives and the

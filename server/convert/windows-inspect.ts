@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Appliance } from "./appliance";
-import { readKeys, valueOf } from "./regedit";
+import { readKeys } from "./regedit";
+import { valueOf } from "./registry";
 import { dwordOf, listOf, NET_CLASS, staticInterface, stringOf, VMWARE_SERVICES, vmwareToolsEntries, type VolumeFacts, type WindowsFacts } from "./windows-facts";
 
 /**

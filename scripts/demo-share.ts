@@ -44,6 +44,15 @@ export function makeDemoShare(dir: string): void {
  * share costs no space; a copy when the cache is on another filesystem.
  * Skipped with a note when the guests cannot be built here (not root, no mirror).
  */
+/** A guest file from the test-guest cache: a hard link where the file system allows, else a copy. */
+export function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
+}
+
 export function addDebianGuests(dir: string): void {
   let cache: string;
   try {
@@ -60,11 +69,7 @@ export function addDebianGuests(dir: string): void {
     const to = join(dir, "linux", guest);
     mkdirSync(to, { recursive: true });
     for (const f of readdirSync(join(cache, guest))) {
-      try {
-        linkSync(join(cache, guest, f), join(to, f));
-      } catch {
-        copyFileSync(join(cache, guest, f), join(to, f));
-      }
+      linkOrCopy(join(cache, guest, f), join(to, f));
     }
   }
   writeFileSync(marker, recipe);

@@ -7,6 +7,9 @@ export default defineConfig({
     include: ["server/**/*.test.ts", "test/**/*.test.ts"],
     exclude: ["node_modules", "e2e", ".next"],
     testTimeout: 120_000,
+    // Two test files at a time on two cores: a TCG guest or appliance keeps
+    // about one core busy, and much of a file's time is waiting on one.
+    maxWorkers: 2,
     hookTimeout: 300_000,
   },
 });

@@ -111,13 +111,22 @@ export function defaultBootTimeoutMs(accel: Accel["kind"]): number {
 /** qemu's option syntax: a comma inside a value is written twice. */
 const opt = (value: string) => value.replace(/,/g, ",,");
 
+/**
+ * Under TCG: every feature the emulator has, but no SVM or VMX. Advertised,
+ * they make udev load kvm_amd in the guest, and that module's set-up under
+ * emulation holds a vCPU for a minute or more (soft lockups, /boot's mount
+ * waiting behind it): a minute spent on nested virtualisation, which the
+ * check does not look at and the conversion does not change.
+ */
+export const TCG_CPU = "max,svm=off,vmx=off";
+
 /** The MAC qemu gives the i-th NIC without one; the check names it so its packets can be told apart. */
 export const defaultMac = (i: number) => `52:54:00:12:34:${(0x56 + i).toString(16).padStart(2, "0")}`;
 
 export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSocket: string, pcapDir: string, varsCopy: string | null, fw: OvmfFirmware | null = null, probePorts: Array<number | null> = []): string[] {
   const firmware = o.firmware === "uefi" ? (fw ?? ovmfFirmware(o.secureBoot ?? false)) : null;
   const machine = ["q35", ...(firmware?.machineOptions ?? []), `accel=${accel}`].join(",");
-  const args = ["-machine", machine, "-cpu", accel === "kvm" ? "host" : "max", "-m", String(Math.min(Math.max(o.memoryMiB, 512), 2048)), "-smp", String(Math.min(Math.max(o.vcpus, 1), 2))];
+  const args = ["-machine", machine, "-cpu", accel === "kvm" ? "host" : TCG_CPU, "-m", String(Math.min(Math.max(o.memoryMiB, 512), 2048)), "-smp", String(Math.min(Math.max(o.vcpus, 1), 2))];
   args.push("-nodefaults", "-display", "none", "-device", "VGA", "-no-reboot", "-serial", `file:${opt(o.consoleLog)}`, "-qmp", `unix:${opt(qmpSocket)},server=on,wait=off`);
   if (firmware) {
     args.push(...firmware.args);

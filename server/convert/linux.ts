@@ -9,6 +9,7 @@ import { describeOs, VIRTIO_DRIVERS, type GuestInspection, type GuestKernel, typ
 import { readGuestInitramfs } from "./inspect";
 import { cpioArchive, insertEarlyArchive, type Compression } from "./initramfs";
 import { keepNetworkIdentity, type LinkFile } from "./linux-network";
+import type { SideBySideResult } from "./side-by-side";
 import { addModuleLines, ensureSerialConsole, pinKernelRoot, remapDevices } from "./remap";
 import { ensureUefiBoot, refuseWithoutEsp } from "./uefi";
 
@@ -148,7 +149,18 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: C
     }
   }
 
-  // 5. virtio drivers in the initramfs: read it first, rebuild only when something needs it.
+  // 5. Serial console on the kernel command line (before grub-mkconfig, which may run beside the rebuild).
+  const defaults = await read("/etc/default/grub");
+  if (defaults !== null) {
+    const s = ensureSerialConsole(defaults);
+    if (s.changed) await write("/etc/default/grub", s.text);
+    report.serialConsole = true;
+  }
+  const grubConfig = g.bootloader.kind === "grub2" ? g.bootloader.config : null;
+  const grubCmd = grubConfig ? `${g.packageFormat === "deb" ? "grub-mkconfig" : "grub2-mkconfig"} -o ${shellQuote(grubConfig)}` : null;
+  let grubRun: SideBySideResult | null = null;
+
+  // 6. virtio drivers in the initramfs: read it first, rebuild only when something needs it.
   const needed = VIRTIO_DRIVERS.filter((d) => kernel.virtio[d] === "module");
   let missing: string[];
   let compression: Compression | null = null;
@@ -178,7 +190,12 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: C
       await app.call("mkdir_p", "/etc/dracut.conf.d");
       await write("/etc/dracut.conf.d/ferry-virtio.conf", `# added by Ferry for KVM\nadd_drivers+=" ${missing.join(" ")} "\n`);
     }
-    await app.call("sh", `${cmd} 2>&1`);
+    // grub-mkconfig does not read the initramfs, only its name: it runs beside the rebuild, on the appliance's other vCPU.
+    const [rebuild, grub] = await app.shAll(grubCmd ? [cmd, grubCmd] : [cmd]);
+    grubRun = grub ?? null;
+    if (rebuild!.code !== 0) {
+      throw new FerryError({ code: "convert.initramfs", message: `${cmd} failed (exit ${rebuild!.code}): ${rebuild!.output.trim().split("\n").slice(-5).join(" | ").slice(0, 600)}`, file: kernel.initrd, hint: "check the guest's initramfs configuration (dracut.conf.d, /etc/initramfs-tools) and run Ferry again; nothing was written to the source" });
+    }
     const listing = await readGuestInitramfs(app, kernel.initrd!);
     const still = needed.filter((d) => !listing.modules.has(d));
     if (still.length) {
@@ -195,24 +212,12 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: C
     target.log(`${kernel.initrd}: not rebuilt`);
   }
 
-  // 6. Serial console on the kernel command line.
-  const defaults = await read("/etc/default/grub");
-  if (defaults !== null) {
-    const s = ensureSerialConsole(defaults);
-    if (s.changed) await write("/etc/default/grub", s.text);
-    report.serialConsole = true;
-  }
-
-  // 7. Regenerate the grub config; then remap what it wrote, since grub-probe
-  // in the appliance sees the disks under their old names.
-  if (g.bootloader.kind === "grub2" && g.bootloader.config) {
-    const cmd = `${g.packageFormat === "deb" ? "grub-mkconfig" : "grub2-mkconfig"} -o ${shellQuote(g.bootloader.config)}`;
-    try {
-      await app.call("sh", `${cmd} 2>&1`);
-      report.grubRegenerated = true;
-    } catch (e) {
-      target.warn("convert.grub", `${cmd} failed (${commandFailed(e).message.slice(0, 300)}); ${g.bootloader.config} was edited in place instead`);
-    }
+  // 7. Regenerate the grub config (unless it ran beside the rebuild); then remap
+  // what it wrote, since grub-probe in the appliance sees the disks under their old names.
+  if (grubCmd && g.bootloader.config) {
+    const run = grubRun ?? (await app.shAll([grubCmd]))[0]!;
+    if (run.code === 0) report.grubRegenerated = true;
+    else target.warn("convert.grub", `${grubCmd} failed (exit ${run.code}: ${run.output.trim().slice(-300)}); ${g.bootloader.config} was edited in place instead`);
     if (report.grubRegenerated) {
       const root = targetRootDevice(g.root, target.targetDisks);
       const cfg = await read(g.bootloader.config);

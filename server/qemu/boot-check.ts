@@ -112,13 +112,15 @@ export function defaultBootTimeoutMs(accel: Accel["kind"]): number {
 const opt = (value: string) => value.replace(/,/g, ",,");
 
 /**
- * Under TCG: every feature the emulator has, but no SVM or VMX. Advertised,
- * they make udev load kvm_amd in the guest, and that module's set-up under
+ * Under TCG: a Haswell without SVM or VMX (x86-64-v3, as RHEL 10 needs),
+ * less the four features TCG cannot give it. `max` advertises AMD's SVM,
+ * so udev loads kvm_amd in the guest, and that module's set-up under
  * emulation holds a vCPU for a minute or more (soft lockups, /boot's mount
  * waiting behind it): a minute spent on nested virtualisation, which the
- * check does not look at and the conversion does not change.
+ * check does not look at and the conversion does not change. (`max` with
+ * svm=off is no answer: with qemu 7.2 systemd-udevd then fails to start.)
  */
-export const TCG_CPU = "max,svm=off,vmx=off";
+export const TCG_CPU = "Haswell-noTSX,pcid=off,x2apic=off,tsc-deadline=off,invpcid=off";
 
 /** The MAC qemu gives the i-th NIC without one; the check names it so its packets can be told apart. */
 export const defaultMac = (i: number) => `52:54:00:12:34:${(0x56 + i).toString(16).padStart(2, "0")}`;

@@ -43,6 +43,6 @@ export default defineConfig({
     url: `https://127.0.0.1:${port}/login`,
     ignoreHTTPSErrors: true,
     reuseExistingServer: false,
-    timeout: 180_000,
+    timeout: 420_000, // the phony Windows guest is built on a fresh machine: one appliance run
   },
 });

@@ -26,6 +26,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
             <nav aria-label="Main" className="ml-auto flex gap-4 text-sm">
               <Link href="/import" className="hover:underline">Import</Link>
               <Link href="/jobs" className="hover:underline">Jobs</Link>
+              <Link href="/hosts" className="hover:underline">Hosts</Link>
               <Link href="/inspect" className="hover:underline">Read a VMX</Link>
               <AdminLinks />
               <SignOut />

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { targetFolders } from "../server/output/targets";
 import { loadConfig } from "../server/shares";
 import { makeGuest } from "../test/fixtures/guest";
 
@@ -43,6 +44,15 @@ export function makeDemoShare(dir: string): void {
  * share costs no space; a copy when the cache is on another filesystem.
  * Skipped with a note when the guests cannot be built here (not root, no mirror).
  */
+/** A guest file from the test-guest cache: a hard link where the file system allows, else a copy. */
+export function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
+}
+
 export function addDebianGuests(dir: string): void {
   let cache: string;
   try {
@@ -59,11 +69,7 @@ export function addDebianGuests(dir: string): void {
     const to = join(dir, "linux", guest);
     mkdirSync(to, { recursive: true });
     for (const f of readdirSync(join(cache, guest))) {
-      try {
-        linkSync(join(cache, guest, f), join(to, f));
-      } catch {
-        copyFileSync(join(cache, guest, f), join(to, f));
-      }
+      linkOrCopy(join(cache, guest, f), join(to, f));
     }
   }
   writeFileSync(marker, recipe);
@@ -77,5 +83,5 @@ if (process.argv[1]?.endsWith("demo-share.ts")) {
     addDebianGuests(demo.path);
     console.error(`demo share ready: ${demo.path}`);
   }
-  for (const o of config.outputs) mkdirSync(o.path, { recursive: true });
+  for (const dir of targetFolders(config.outputs)) mkdirSync(dir, { recursive: true });
 }

@@ -4,15 +4,20 @@
 #   Debian packages: chromium (end-to-end tests), qemu-utils (qemu-img, qemu-io),
 #                    qemu-block-extra (qemu-img's ssh driver, block-ssh), openssh-server and
 #                    openssh-client (a real sshd for the SSH input's tests; ssh-agent, scp),
-#                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML),
+#                    libvirt-clients + libxml2-utils (virt-xml-validate checks the libvirt XML;
+#                    virsh drives -o libvirt), libvirt-daemon + libvirt-daemon-driver-qemu (the
+#                    libvirtd that -o libvirt's tests start in namespaces of their own; no
+#                    service is enabled: libvirt-daemon-system is not installed),
 #                    libguestfs-tools + python3-guestfs (inspection and conversion, one
-#                    appliance per run), linux-image-amd64 (the appliance's kernel: supermin
+#                    appliance per run), python3-hivex (Windows registry hives), xorriso (a test virtio-win ISO), linux-image-amd64 (the appliance's kernel: supermin
 #                    builds it from the host's), qemu-system-x86 and ovmf (the boot check,
 #                    BIOS and UEFI guests),
 #                    debootstrap, fdisk, e2fsprogs, zstd (the Debian test guest builder;
 #                    zstd and xz also read guests' initramfs images), libguestfs-xfs,
 #                    dosfstools, mtools (the rhel-like and uefi test guests),
-#                    openssl (the self-signed HTTPS certificate made at first start)
+#                    openssl (the self-signed HTTPS certificate made at first start),
+#                    postgresql (the store several conversion hosts share; the tests start a
+#                    throwaway cluster of their own from its binaries, as an unprivileged user)
 #   npm packages:    npm ci, when package-lock.json changed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +41,14 @@ command -v ssh-agent >/dev/null || missing+=(openssh-client)
 command -v prlimit >/dev/null || missing+=(util-linux)
 command -v virt-xml-validate >/dev/null || missing+=(libvirt-clients)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)
+[ -x /usr/sbin/libvirtd ] || missing+=(libvirt-daemon)
+ls /usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so >/dev/null 2>&1 || missing+=(libvirt-daemon-driver-qemu)
 command -v guestfish >/dev/null || missing+=(libguestfs-tools)
 /usr/bin/python3 -c 'import guestfs' 2>/dev/null || missing+=(python3-guestfs)
+# Windows guests: registry hives read and edited with hivex; NTFS (ntfs-3g) comes with libguestfs.
+/usr/bin/python3 -c 'import hivex' 2>/dev/null || missing+=(python3-hivex)
+# The Windows tests make a virtio-win ISO from their fake tree (Ferry reads ISOs through libguestfs).
+command -v xorriso >/dev/null || missing+=(xorriso)
 ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)
@@ -55,6 +66,8 @@ dpkg-query -W -f '${Status}' libguestfs-xfs 2>/dev/null | grep -q 'ok installed'
 command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
 command -v mcopy >/dev/null || missing+=(mtools)
 command -v openssl >/dev/null || missing+=(openssl)
+# PostgreSQL's server binaries (initdb, postgres); no cluster is created or started here.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 # npm run bench compares the conversion with Debian's virt-v2v, which needs
 # nbdkit and nbdcopy (libnbd-bin) at run time without depending on them.
 if [ "${1:-}" = "--bench" ]; then
@@ -66,6 +79,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   say "installing Debian packages: ${missing[*]}"
+  # Only the binaries: Debian's postgresql would otherwise create and start a cluster of its own.
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    $sudo mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

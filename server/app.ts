@@ -1,6 +1,5 @@
-import { join } from "node:path";
-import { AuthStore, generatePassword } from "./auth";
-import { SqliteJobStore, Worker, type JobStore } from "./jobs";
+import { generatePassword, type AuthStore } from "./auth";
+import { openStores, Worker, type JobStore } from "./jobs";
 import { loadConfig, type FerryConfig } from "./shares";
 
 /**
@@ -13,6 +12,10 @@ export interface Ferry {
   store: JobStore;
   worker: Worker;
   auth: AuthStore;
+  /** sqlite (one host) or postgresql (several). */
+  storeKind: "sqlite" | "postgresql";
+  /** Resolves once the first admin exists (the store is reachable and its schema current). */
+  ready: Promise<void>;
 }
 
 /**
@@ -21,13 +24,13 @@ export interface Ferry {
  * and printed once in the server log, beside the HTTPS certificate's
  * fingerprint when the HTTPS server made one known (server/web/).
  */
-function bootstrapAdmin(auth: AuthStore): void {
+async function bootstrapAdmin(auth: AuthStore): Promise<void> {
   const fromEnv = process.env.FERRY_ADMIN_PASSWORD;
   if (fromEnv) {
-    auth.ensureAdmin("admin", fromEnv);
-  } else if (auth.admins() === 0) {
+    await auth.ensureAdmin("admin", fromEnv);
+  } else if ((await auth.admins()) === 0) {
     const password = generatePassword();
-    auth.ensureAdmin("admin", password);
+    await auth.ensureAdmin("admin", password);
     const fingerprint = (globalThis as unknown as Record<symbol, string | undefined>)[Symbol.for("ferry.tls.fingerprint")];
     jsonLog({ msg: `first start: sign in as "admin" with the password ${password} (shown once; set FERRY_ADMIN_PASSWORD to choose it)`, ...(fingerprint ? { certificateSha256: fingerprint } : {}) });
     // And for the person who just ran `npm start`, in plain words.
@@ -47,15 +50,20 @@ export function jsonLog(line: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...line }) + "\n");
 }
 
-export function ferry(): Ferry {
+/**
+ * The process's parts. `host` names this conversion host (ferry worker
+ * --host); FERRY_HOST sets it for the web server's own worker.
+ */
+export function ferry(opts: { host?: string; bootstrap?: boolean } = {}): Ferry {
   let f = g[KEY];
   if (!f) {
     const config = loadConfig();
-    const store = new SqliteJobStore(join(config.dataDir, "ferry.db"));
-    const worker = new Worker({ store, config, log: jsonLog });
-    const auth = new AuthStore(join(config.dataDir, "ferry.db"));
-    bootstrapAdmin(auth);
-    f = { config, store, worker, auth };
+    const { store, auth, kind } = openStores(config);
+    const worker = new Worker({ store, config, log: jsonLog, host: opts.host ?? (process.env.FERRY_HOST || undefined) });
+    // A worker host does not make accounts: the web server does.
+    const ready = opts.bootstrap === false ? Promise.resolve() : bootstrapAdmin(auth);
+    ready.catch((e: Error) => jsonLog({ msg: "store not ready", error: e.message }));
+    f = { config, store, worker, auth, storeKind: kind, ready };
     g[KEY] = f;
   }
   return f;
@@ -64,7 +72,13 @@ export function ferry(): Ferry {
 let started = false;
 /** Start the worker with the web server, unless FERRY_NO_WORKER is set (a separate `ferry worker` runs them). */
 export function startWorker(): void {
-  if (started || process.env.FERRY_NO_WORKER === "1") return;
+  if (started) return;
   started = true;
-  ferry().worker.start();
+  const f = ferry();
+  if (process.env.FERRY_NO_WORKER !== "1") {
+    f.worker.start();
+    return;
+  }
+  // No worker here, but this process still notices hosts that stopped heartbeating.
+  setInterval(() => void f.worker.reap().catch(() => undefined), Math.max(1000, (f.config.leaseSeconds * 1000) / 4)).unref();
 }

@@ -10,7 +10,7 @@ import { join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FerryError } from "../server/errors";
 import { inspectGuest } from "../server/input/inspect-guest";
-import { SqliteJobStore, Worker } from "../server/jobs";
+import { defaultHostName, SqliteJobStore, Worker } from "../server/jobs";
 import { runPipeline, type PipelineEvent } from "../server/pipeline";
 import { planTarget } from "../server/plan";
 import { makeGuest } from "./fixtures/guest";
@@ -31,9 +31,9 @@ function guestCopy(name: string): string {
   return join(dir, "victim.vmx");
 }
 
-const wait = async (what: string, cond: () => boolean, ms = 60_000) => {
+const wait = async (what: string, cond: () => boolean | Promise<boolean>, ms = 60_000) => {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -147,15 +147,15 @@ describe("a worker killed with SIGKILL", () => {
     const config = { dataDir, shares: [{ name: "s", path: share, readOnly: true, datastores: [] }], outputs: [{ name: "o", path: out }], concurrency: 1, perShareLimit: 1 };
     writeFileSync(join(dataDir, "ferry.json"), JSON.stringify({ shares: config.shares, outputs: config.outputs, concurrency: 1, perShareLimit: 1 }));
     const store = new SqliteJobStore(join(dataDir, "ferry.db"));
-    const job = store.create({ share: "s", relPath: relative(share, vmx), options: { rateLimitMiBps: 16 }, copyOnly: true });
+    const job = await store.create({ share: "s", relPath: relative(share, vmx), options: { rateLimitMiBps: 16 }, copyOnly: true });
     const child = spawn(resolve(__dirname, "../bin/ferry"), ["worker"], { env: { ...process.env, FERRY_DATA_DIR: dataDir }, stdio: "ignore", detached: true });
-    await wait(`stage ${stage}`, () => store.events(job.id).some((e) => e.event.type === "stage" && e.event.state === "started" && e.event.name.startsWith(stage)), 60_000);
+    await wait(`stage ${stage}`, async () => (await store.events(job.id)).some((e) => e.event.type === "stage" && e.event.state === "started" && e.event.name.startsWith(stage)), 60_000);
     process.kill(-child.pid!, "SIGKILL");
-    await wait("the worker and its children to die", () => groupGone(child.pid!), 10_000);
+    await wait("the worker and its children to die", async () => groupGone(child.pid!), 10_000);
 
     const worker = new Worker({ store, config });
-    const recovered = worker.recover();
-    const j = store.get(job.id)!;
+    const recovered = await worker.recover();
+    const j = (await store.get(job.id))!;
     if (j.state === "succeeded") {
       // Killed after the last commit: the job was done, and nothing is to be recovered.
       expect(recovered).toEqual([]);
@@ -166,7 +166,7 @@ describe("a worker killed with SIGKILL", () => {
     }
     expect(readdirSync(join(dataDir, "overlays")).filter((d) => d === job.id)).toEqual([]);
     expect(sum()).toBe(before);
-    store.close();
+    await store.close();
   }, 90_000);
 
   it("and a retry after an interruption succeeds", async () => {
@@ -177,15 +177,15 @@ describe("a worker killed with SIGKILL", () => {
     mkdirSync(out, { recursive: true });
     const config = { dataDir, shares: [{ name: "s", path: share, readOnly: true, datastores: [] }], outputs: [{ name: "o", path: out }], concurrency: 1, perShareLimit: 1 };
     const store = new SqliteJobStore(join(dataDir, "ferry.db"));
-    const job = store.create({ share: "s", relPath: relative(share, vmx), options: {}, copyOnly: true });
-    store.claimNext({ global: 1, perShare: 1 }, 999_999_999); // a worker that no longer exists
+    const job = await store.create({ share: "s", relPath: relative(share, vmx), options: {}, copyOnly: true });
+    await store.claimNext({ global: 1, perShare: 1, perHost: 1 }, { host: defaultHostName(), pid: 999_999_999, leaseMs: 60_000 }); // a worker that no longer exists
     const worker = new Worker({ store, config, pollMs: 50 });
-    expect(worker.recover().map((x) => x.id)).toEqual([job.id]);
-    const retry = store.create({ share: "s", relPath: relative(share, vmx), options: {}, copyOnly: true, retryOf: job.id });
+    expect((await worker.recover()).map((x) => x.id)).toEqual([job.id]);
+    const retry = await store.create({ share: "s", relPath: relative(share, vmx), options: {}, copyOnly: true, retryOf: job.id });
     worker.start();
-    await wait("the retry", () => ["succeeded", "failed"].includes(store.get(retry.id)!.state));
+    await wait("the retry", async () => ["succeeded", "failed"].includes((await store.get(retry.id))!.state));
     await worker.stop();
-    expect(store.get(retry.id)!.state).toBe("succeeded");
+    expect((await store.get(retry.id))!.state).toBe("succeeded");
     expect(readdirSync(out).sort()).toEqual(["victim-sda", "victim.xml"]);
   });
 });

@@ -12,6 +12,7 @@ import { formatBytes } from "@/server/units";
 import { useTRPC } from "../TrpcProvider";
 import { Alert, Badge, btn, Card, ErrorBox } from "../ui";
 import { useAtLeast } from "../Nav";
+import { WindowsConversion, WindowsFactsRows } from "./WindowsConversion";
 
 /** No bytes moved for this long while copying: shown as stalled. */
 export const STALL_MS = 30_000;
@@ -40,11 +41,13 @@ function GuestCard({ guest, conversion }: { guest: Guest; conversion: Conversion
       <dl className="grid grid-cols-[9rem_1fr] gap-x-3 gap-y-1 text-sm" aria-label="Guest inspection">
         <dt className="font-medium">Operating system</dt><dd>{describeOs(guest)} ({guest.type}, {guest.arch})</dd>
         <dt className="font-medium">Root</dt><dd className="font-mono text-xs">{guest.root} · {guest.mountpoints.map((m) => `${m.mountpoint} ${m.device}`).join(", ")}</dd>
-        <dt className="font-medium">Kernels</dt><dd>{guest.kernels.map((k) => `${k.version} (virtio: ${Object.entries(k.virtio).filter(([, w]) => w !== "missing").map(([d]) => d).join(", ") || "none"})`).join("; ") || "none"}</dd>
+        {!guest.windows && <><dt className="font-medium">Kernels</dt><dd>{guest.kernels.map((k) => `${k.version} (virtio: ${Object.entries(k.virtio).filter(([, w]) => w !== "missing").map(([d]) => d).join(", ") || "none"})`).join("; ") || "none"}</dd></>}
         <dt className="font-medium">Free space</dt><dd>{guest.filesystems.map((f) => `${f.mountpoint} ${formatBytes(f.freeBytes)} of ${formatBytes(f.sizeBytes)}`).join(", ")}</dd>
         {guest.vmwareTools.length > 0 && <><dt className="font-medium">VMware tools</dt><dd>{guest.vmwareTools.join(", ")}</dd></>}
+        {guest.windows && <WindowsFactsRows guest={guest} windows={guest.windows} />}
       </dl>
-      {conversion && (
+      {conversion?.family === "windows" && <WindowsConversion report={conversion} />}
+      {conversion?.family === "linux" && (
         <>
           <ul className="mt-3 list-disc space-y-1 pl-5 text-sm" aria-label="Conversion">
             {conversion.removedTools.length > 0 && <li>Removed {conversion.removedTools.join(", ")}</li>}
@@ -101,7 +104,7 @@ function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { typ
     <Card title="Boot check" id="boot-heading">
       <p className="text-sm" role="status" aria-label="Boot check result">
         {boot.ok ? <Badge tone="ok">booted</Badge> : <Badge tone="critical">did not boot</Badge>}{" "}
-        {boot.ok ? `Login prompt “${boot.line}” after ${boot.seconds} s` : boot.failure} ({boot.accel === "kvm" ? "KVM" : "software emulation"})
+        {boot.ok ? (boot.proof === "network" ? `Network up after ${boot.seconds} s: ${boot.line}` : `Login prompt “${boot.line}” after ${boot.seconds} s`) : boot.failure} ({boot.accel === "kvm" ? "KVM" : "software emulation"})
         {boot.ok && (boot.dhcpFrom.length ? ` · network up: DHCP from ${boot.dhcpFrom.join(", ")}` : " · no DHCP request seen")}
         {boot.firmware?.kind === "uefi" && ` · UEFI${boot.firmware.secureBoot ? " with Secure Boot" : ""}, ${boot.firmware.varsFromGuest ? "the guest's own variables" : "fresh variables"}${boot.bootEntry ? `, started ${boot.bootEntry}` : ""}`}
       </p>
@@ -114,6 +117,17 @@ function BootCard({ id, boot }: { id: string; boot: Extract<PipelineEvent, { typ
             ))}
           </tbody>
         </table>
+      )}
+      {boot.screenshots && boot.screenshots.length > 0 && (
+        <div className="mt-3 flex gap-2 overflow-x-auto" aria-label="Boot screenshots">
+          {boot.screenshots.map((s, i) => (
+            <figure key={i} className="shrink-0 text-xs">
+              {/* eslint-disable-next-line @next/next/no-img-element -- a data: URL from the job's events */}
+              <img src={s.png} alt={`Screen after ${s.seconds} s${s.blue ? ": a blue screen" : ""}`} className={`w-48 rounded border ${s.blue ? "border-red-600" : "border-slate-200 dark:border-slate-700"}`} />
+              <figcaption>{s.seconds} s{s.blue ? " · blue screen" : ""}</figcaption>
+            </figure>
+          ))}
+        </div>
       )}
       <div className="mt-3 grid gap-3 xl:grid-cols-2">
         {evidence.data?.screenshot && (
@@ -174,6 +188,7 @@ export function JobView({ id }: { id: string }) {
     let guest: Extract<PipelineEvent, { type: "inspection" }>["guest"] | null = null;
     let conversion: Extract<PipelineEvent, { type: "conversion" }>["report"] | null = null;
     let boot: Extract<PipelineEvent, { type: "boot" }> | null = null;
+    let domain: Extract<PipelineEvent, { type: "domain" }> | null = null;
     const log: { t: number; kind: string; text: string }[] = [];
     for (const { data: e } of events) {
       if (e.type === "stage") {
@@ -189,8 +204,9 @@ export function JobView({ id }: { id: string }) {
       else if (e.type === "inspection") guest = e.guest;
       else if (e.type === "conversion") conversion = e.report;
       else if (e.type === "boot") boot = e;
+      else if (e.type === "domain") domain = e;
     }
-    return { stages: [...stages.entries()].sort((a, b) => a[0] - b[0]), progress: [...progress.values()].sort((a, b) => a.disk - b.disk), total, result, error, log, guest, conversion, boot };
+    return { domain, stages: [...stages.entries()].sort((a, b) => a[0] - b[0]), progress: [...progress.values()].sort((a, b) => a.disk - b.disk), total, result, error, log, guest, conversion, boot };
   }, [events]);
 
   if (job.error) return <ErrorBox error={job.error} title="This job cannot be shown" />;
@@ -202,7 +218,10 @@ export function JobView({ id }: { id: string }) {
       <div className="flex flex-wrap items-center justify-between gap-2">
         <div>
           <h1 className="text-xl font-semibold">{j.planName ?? j.relPath.split("/").pop()?.replace(/\.vmx$/i, "")}</h1>
-          <p className="text-sm text-slate-500">{j.share}:{j.relPath} · <Link className="underline" href="/jobs">all jobs</Link></p>
+          <p className="text-sm text-slate-500">
+            {j.share}:{j.relPath} · <span aria-label="Conversion host">{j.host ? <>on <Link className="underline" href="/hosts">{j.host}</Link></> : j.options.host ? `waiting for ${j.options.host}` : "any host"}</span>
+            {j.attempt > 1 && ` · attempt ${j.attempt}`} · <Link className="underline" href="/jobs">all jobs</Link>
+          </p>
         </div>
         <div className="flex items-center gap-2">
           <span aria-label="Job state"><JobStateBadge state={j.state} /></span>
@@ -267,6 +286,7 @@ export function JobView({ id }: { id: string }) {
               </ul>
             </Card>
           )}
+          {view.domain && <DomainCard id={id} domain={view.domain} />}
           {view.guest && <GuestCard guest={view.guest} conversion={view.conversion} />}
           {view.boot && <BootCard id={id} boot={view.boot} />}
           {j.error && <Alert tone={j.state === "failed" ? "critical" : "warning"} title={j.state === "failed" ? "The job failed" : `The job was ${j.state}`}><p>{j.error.file ? `${j.error.file}: ` : ""}{j.error.message}</p>{j.error.hint && <p className="mt-1">{j.error.hint}</p>}</Alert>}
@@ -278,5 +298,29 @@ export function JobView({ id }: { id: string }) {
         </div>
       </div>
     </div>
+  );
+}
+
+/** -o libvirt: the domain the job defined, with its state now (asked of libvirt every 5 s). */
+function DomainCard({ id, domain }: { id: string; domain: Extract<PipelineEvent, { type: "domain" }> }) {
+  const trpc = useTRPC();
+  const live = useQuery({ ...trpc.jobs.domain.queryOptions({ id }), refetchInterval: 5000 });
+  const state = live.data?.state ?? null;
+  return (
+    <Card title="libvirt domain" id="domain-heading">
+      <dl className="grid grid-cols-[8rem_1fr] gap-1 text-sm" aria-label="libvirt domain">
+        <dt className="font-medium">Name</dt>
+        <dd className="font-mono">{domain.name}</dd>
+        <dt className="font-medium">libvirt</dt>
+        <dd className="font-mono text-xs">{domain.uri}</dd>
+        <dt className="font-medium">Pool</dt>
+        <dd>{domain.pool}: {domain.volumes.map((v) => v.split("/").at(-1)).join(", ")}</dd>
+        <dt className="font-medium">State</dt>
+        <dd data-testid="domain-state">
+          {state !== null ? <Badge tone={state === "running" ? "ok" : "info"}>{state}</Badge> : live.data?.error ? <span className="text-red-700">{live.data.error}</span> : <span className="text-slate-500">{domain.state} (when defined)</span>}
+          {domain.started && <span className="ml-2 text-xs text-slate-500">started by this job</span>}
+        </dd>
+      </dl>
+    </Card>
   );
 }

@@ -31,17 +31,18 @@ export function JobsList() {
       <ErrorBox error={jobs.error} title="Jobs cannot be listed" />
       <Card>
         <table className="w-full text-sm" aria-label="Jobs">
-          <thead><tr className="border-b border-slate-200 dark:border-slate-700"><th className={th}>Guest</th><th className={th}>State</th><th className={th}>Created</th><th className={th}>Finished</th></tr></thead>
+          <thead><tr className="border-b border-slate-200 dark:border-slate-700"><th className={th}>Guest</th><th className={th}>State</th><th className={th}>Host</th><th className={th}>Created</th><th className={th}>Finished</th></tr></thead>
           <tbody>
             {jobs.data?.map((j) => (
               <tr key={j.id} className="border-b border-slate-100 dark:border-slate-800">
                 <td className={td}><Link className="font-medium text-sky-800 underline dark:text-sky-300" href={`/jobs/${j.id}`}>{j.planName ?? j.relPath.split("/").pop()}</Link><div className="text-xs text-slate-500">{j.share}:{j.relPath}</div></td>
                 <td className={td}><JobStateBadge state={j.state} /></td>
+                <td className={td}>{j.host ?? (j.options.host ? `${j.options.host} (asked)` : "any")}</td>
                 <td className={td}>{new Date(j.createdAt).toLocaleString()}</td>
                 <td className={td}>{j.finishedAt ? new Date(j.finishedAt).toLocaleString() : "—"}</td>
               </tr>
             ))}
-            {jobs.data?.length === 0 && <tr><td className={td} colSpan={4}>No jobs{states.length ? " in these states" : " yet"}.</td></tr>}
+            {jobs.data?.length === 0 && <tr><td className={td} colSpan={5}>No jobs{states.length ? " in these states" : " yet"}.</td></tr>}
           </tbody>
         </table>
       </Card>

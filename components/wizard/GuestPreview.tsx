@@ -3,6 +3,7 @@
 import { useState, type ReactNode } from "react";
 import type { InspectedVm } from "@/server/input/inspect-guest";
 import { formatBytes } from "@/server/units";
+import { windowsVersionName } from "@/server/vmx/guest-os";
 import { Alert, Badge, Card, td, th } from "../ui";
 
 /** A value that can show the VMX lines it came from. */
@@ -38,7 +39,7 @@ export function GuestPreview({ vm, vmxLines }: { vm: InspectedVm; vmxLines: stri
           <dt className="text-slate-500">Firmware</dt>
           <dd><Traced onShow={show} field="firmware" label="firmware">{vm.firmware === "uefi" ? "UEFI" : "BIOS"}</Traced>{vm.secureBoot && <> · <Traced onShow={show} field="secureBoot" label="Secure Boot">Secure Boot</Traced></>}</dd>
           <dt className="text-slate-500">Guest OS</dt>
-          <dd><Traced onShow={show} field="guestOS" label="guest OS">{vm.guestOS.id ?? "not set"}</Traced> <span className="text-slate-500">({vm.guestOS.family})</span></dd>
+          <dd><Traced onShow={show} field="guestOS" label="guest OS">{vm.guestOS.id ?? "not set"}</Traced> <span className="text-slate-500">({windowsVersionName(vm.guestOS) ?? vm.guestOS.family})</span></dd>
           {vm.hardwareVersion !== null && (<><dt className="text-slate-500">Hardware</dt><dd><Traced onShow={show} field="hardwareVersion" label="hardware version">version {vm.hardwareVersion}</Traced></dd></>)}
           {vm.uuid && (<><dt className="text-slate-500">BIOS UUID</dt><dd className="font-mono text-xs"><Traced onShow={show} field="uuid" label="BIOS UUID">{vm.uuid}</Traced></dd></>)}
         </dl>

@@ -10,6 +10,7 @@ import { GuestPreview } from "./GuestPreview";
 import { jobOptions, NAME_OK, type CommonOptions, type GuestChoices } from "./options";
 import { SourceStep, type SelectedGuest } from "./SourceStep";
 import { useAtLeast } from "../Nav";
+import { VirtioWinField } from "./VirtioWinField";
 
 const STEPS = ["Source", "Preview", "Target", "Review"];
 const key = (g: SelectedGuest) => `${g.share}:${g.relPath}`;
@@ -20,10 +21,11 @@ export function ImportWizard() {
   const router = useRouter();
   const [step, setStep] = useState(0);
   const [selected, setSelected] = useState<SelectedGuest[]>([]);
-  const [common, setCommon] = useState<CommonOptions>({ output: "local", format: "raw", allocation: "sparse", copyOnly: false, bootCheck: true });
+  const [common, setCommon] = useState<CommonOptions>({ output: "local", format: "raw", allocation: "sparse", copyOnly: false, bootCheck: true, autoRetry: 0, useVirtioWin: true });
   const [choices, setChoices] = useState<Record<string, GuestChoices>>({});
   const [tab, setTab] = useState(0);
   const health = useQuery({ ...trpc.system.health.queryOptions(), enabled: step >= 2 });
+  const hosts = useQuery({ ...trpc.jobs.hosts.queryOptions(), enabled: step >= 2 });
 
   // The first preview (no options) gives each guest's NICs and serves the Preview step;
   // from Target on, previews follow the choices (one inspection per guest until then).
@@ -63,6 +65,8 @@ export function ImportWizard() {
   const cur = selected[Math.min(tab, selected.length - 1)];
   const ci = cur ? selected.indexOf(cur) : -1;
   const pv = ci >= 0 ? (previews[ci]?.data ?? base[ci]?.data) : undefined;
+  const targetName = common.target ?? health.data?.outputs[0]?.name ?? "";
+  const chosenTarget = health.data?.outputs.find((o) => o.name === targetName);
 
   return (
     <div className="space-y-4">
@@ -86,17 +90,42 @@ export function ImportWizard() {
       {step === 2 && pv && cur && (
         <div className="grid gap-4 lg:grid-cols-2">
           <Card title="Target (all selected guests)" id="target-heading">
-            <div className="grid grid-cols-[10rem_1fr] items-center gap-2 text-sm">
+            <div className="grid grid-cols-[10rem_minmax(0,1fr)] items-center gap-2 text-sm">
+              <label htmlFor="t-folder" className="font-medium">Target</label>
+              <select id="t-folder" className={`${input} w-full min-w-0`} value={targetName} onChange={(e) => {
+                const t = health.data?.outputs.find((o) => o.name === e.target.value);
+                // A libvirt pool makes the output a libvirt domain; a folder takes the kinds of files.
+                setCommon({ ...common, target: e.target.value, output: t?.kind === "libvirt" ? "libvirt" : common.output === "libvirt" ? "local" : common.output, start: t?.kind === "libvirt" ? common.start : false });
+              }}>
+                {health.data?.outputs.map((o) => <option key={o.name} value={o.name}>{o.name}: {o.kind === "libvirt" ? `libvirt ${o.where}` : o.where}{o.freeBytes !== null ? ` (${formatBytes(o.freeBytes)} free)` : o.error ? " (unreachable)" : ""}</option>)}
+              </select>
+              {chosenTarget && (
+                <>
+                  <span className="font-medium">Free space</span>
+                  <span data-testid="target-free" className="break-all">
+                    {chosenTarget.freeBytes !== null ? <>{formatBytes(chosenTarget.freeBytes)} free in {chosenTarget.kind === "libvirt" ? `storage ${chosenTarget.where}` : chosenTarget.where}</> : <span className="text-red-700">{chosenTarget.error ?? "unknown"}</span>}
+                  </span>
+                </>
+              )}
               <label htmlFor="t-output" className="font-medium">Output</label>
-              <select id="t-output" className={input} value={common.output} onChange={(e) => setCommon({ ...common, output: e.target.value as CommonOptions["output"] })}>
-                <option value="local">libvirt domain (XML)</option>
-                <option value="qemu">qemu script</option>
-                <option value="json">JSON description</option>
-              </select>
-              <label htmlFor="t-folder" className="font-medium">Target folder</label>
-              <select id="t-folder" className={input} value={common.target ?? health.data?.outputs[0]?.name ?? ""} onChange={(e) => setCommon({ ...common, target: e.target.value })}>
-                {health.data?.outputs.map((o) => <option key={o.name} value={o.name}>{o.name}: {o.path}{o.freeBytes !== null ? ` (${formatBytes(o.freeBytes)} free)` : ""}</option>)}
-              </select>
+              {chosenTarget?.kind === "libvirt" ? (
+                <span id="t-output">a libvirt domain, its disks volumes of the pool</span>
+              ) : (
+                <select id="t-output" className={input} value={common.output} onChange={(e) => setCommon({ ...common, output: e.target.value as CommonOptions["output"] })}>
+                  <option value="local">libvirt domain (XML)</option>
+                  <option value="qemu">qemu script</option>
+                  <option value="json">JSON description</option>
+                </select>
+              )}
+              {chosenTarget?.kind === "libvirt" && (
+                <>
+                  <span className="font-medium">Start</span>
+                  <label className="flex items-center gap-2">
+                    <input type="checkbox" checked={common.start ?? false} onChange={(e) => setCommon({ ...common, start: e.target.checked })} />
+                    <span>Start the guest once it is defined</span>
+                  </label>
+                </>
+              )}
               <label htmlFor="t-format" className="font-medium">Disk format</label>
               <select id="t-format" className={input} value={common.format} onChange={(e) => setCommon({ ...common, format: e.target.value as CommonOptions["format"] })}>
                 <option value="raw">raw</option>
@@ -112,11 +141,25 @@ export function ImportWizard() {
                 <input id="t-rate" type="number" min={1} className={`${input} w-28`} placeholder="no limit" value={common.rateLimitMiBps ?? ""} onChange={(e) => setCommon({ ...common, rateLimitMiBps: e.target.value ? Math.max(1, Math.floor(Number(e.target.value))) : undefined })} />
                 <span className="text-xs text-slate-500">MiB/s per disk, to spare a busy NAS</span>
               </span>
+              <label htmlFor="t-host" className="font-medium">Conversion host</label>
+              <select id="t-host" className={input} value={common.host ?? ""} onChange={(e) => setCommon({ ...common, host: e.target.value || undefined })}>
+                <option value="">any host</option>
+                {hosts.data?.hosts.map((h) => <option key={h.name} value={h.name}>{h.name} ({h.state}{h.state === "online" ? `, ${h.jobsRunning} of ${h.concurrency} jobs` : ""})</option>)}
+              </select>
+              <label htmlFor="t-retry" className="font-medium">Automatic retry</label>
+              <span className="flex items-center gap-2">
+                <select id="t-retry" className={`${input} w-28`} value={common.autoRetry} onChange={(e) => setCommon({ ...common, autoRetry: Number(e.target.value) })}>
+                  {[0, 1, 2, 3].map((n) => <option key={n} value={n}>{n === 0 ? "off" : `${n} time${n > 1 ? "s" : ""}`}</option>)}
+                </select>
+                <span className="text-xs text-slate-500">when the host running a job stops (its partial outputs are removed first)</span>
+              </span>
               <span className="font-medium">Guest conversion</span>
               <label className="flex items-center gap-2">
                 <input type="checkbox" checked={!common.copyOnly} onChange={(e) => setCommon({ ...common, copyOnly: !e.target.checked, bootCheck: e.target.checked ? common.bootCheck : false })} />
                 <span>Convert for KVM <span className="text-xs text-slate-500">(virtio drivers, disk and NIC names, VMware tools removed; off: copy as is on SATA/e1000e)</span></span>
               </label>
+              <span className="font-medium">virtio-win (Windows)</span>
+              <VirtioWinField virtioWin={health.data?.virtioWin} checked={common.useVirtioWin} onChange={(useVirtioWin) => setCommon({ ...common, useVirtioWin })} />
               <span className="font-medium">Boot check</span>
               <label className="flex items-center gap-2">
                 <input type="checkbox" checked={common.bootCheck} onChange={(e) => setCommon({ ...common, bootCheck: e.target.checked })} />

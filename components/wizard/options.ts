@@ -2,7 +2,8 @@ import type { JobOptionsInput } from "@/server/jobs/job";
 
 /** What the wizard collects; turned into one job's options per guest. */
 export interface CommonOptions {
-  output: "local" | "qemu" | "json";
+  /** libvirt when the target is a libvirt pool (the target decides). */
+  output: "local" | "qemu" | "json" | "libvirt";
   target?: string;
   format: "raw" | "qcow2";
   allocation: "sparse" | "preallocated";
@@ -12,6 +13,14 @@ export interface CommonOptions {
   copyOnly: boolean;
   /** Boot the result under qemu before finishing. */
   bootCheck: boolean;
+  /** The conversion host to run on; undefined: any host. */
+  host?: string;
+  /** Run again on another host when the host running it is lost, at most this many times. */
+  autoRetry: number;
+  /** A libvirt target: start the guest once it is defined. */
+  start?: boolean;
+  /** Windows guests: install the configured virtio-win drivers. */
+  useVirtioWin: boolean;
 }
 
 export interface NicChoice {

@@ -14,30 +14,15 @@ import { readVmx } from "../../server/vmx";
 import { makeFourDiskGuest, makeGuest } from "../../test/fixtures/guest";
 import { makeTree } from "../../test/fixtures/tree";
 import { scanShare } from "../../server/shares";
-import { SqliteJobStore, Worker, jobBus } from "../../server/jobs";
+import { SqliteJobStore, Worker } from "../../server/jobs";
 import { runPipeline, type PipelineEvent } from "../../server/pipeline";
 import { planTarget } from "../../server/plan";
 import { libguestfsEnv, probeAccel } from "../../server/qemu/accel";
 import { debianGuests, linuxGuest } from "../../test/fixtures/linux-guest";
 import { shareWithUser, startSshd } from "../../test/fixtures/sshd";
 import { SshInput } from "../../server/input/ssh";
-
-interface Row {
-  name: string;
-  unit: string;
-  ferry: number;
-  baseline: number;
-  baselineName: string;
-  /** An absolute bound the issue sets, in `unit`. */
-  target?: number;
-  /** A bound on ferry / baseline. */
-  targetRatio?: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
+import { benchHosts, benchSqliteStore } from "./hosts";
+import { median, type Row } from "./row";
 
 function time(runs: number, fn: () => void): number {
   fn(); // warm up
@@ -154,6 +139,10 @@ try {
     }
   }
 
+  // Several conversion hosts on PostgreSQL: batch speed-up, event latency across connections, claims never doubled.
+  if (wanted("hosts postgresql")) rows.push(...(await benchHosts(work, root)));
+  if (wanted("store sqlite")) rows.push(await benchSqliteStore(work));
+
   if (wanted("copy scan events inspect vmx")) {
   // 0. The copy stage of a 4 GiB disk holding 1 GiB, against a bare qemu-img convert of the same file.
   {
@@ -220,42 +209,46 @@ try {
     const dataDir = mkdtempSync(join(work, "sse-data-"));
     const store = new SqliteJobStore(join(dataDir, "ferry.db"));
     const worker = new Worker({ store, config: { dataDir, shares: [{ name: "s", path: work, readOnly: true, datastores: [] }], outputs: [{ name: "o", path: out }], concurrency: 1, perShareLimit: 1 }, pollMs: 50 });
-    const job = store.create({ share: "s", relPath: join("sse", "sse.vmx"), options: { output: "local", format: "raw", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true }, copyOnly: true });
+    const job = await store.create({ share: "s", relPath: join("sse", "sse.vmx"), options: { output: "local", format: "raw", allocation: "sparse", networks: [], bridges: [], macs: [], parallel: 1, overwrite: true }, copyOnly: true });
     void vmx;
-    // What the SSE subscription does: wake on the bus, read the store. Latency = read time - the event's append time.
+    // What the SSE subscription does: wake on the store's wake-up, read the store. Latency = read time - the event's append time.
     const latencies: number[] = [];
     const appendedAt = new Map<number, number>();
     const realAppend = store.appendEvent.bind(store);
-    store.appendEvent = (id, e) => {
-      const seq = realAppend(id, e);
+    store.appendEvent = async (id, e) => {
+      const seq = await realAppend(id, e);
       appendedAt.set(seq, performance.now());
       return seq;
     };
     let last = 0;
-    jobBus().on("event", (id: string) => {
+    store.onEvent((id: string) => {
       if (id !== job.id) return;
       setImmediate(() => {
-        for (const e of store.events(job.id, last)) {
-          last = e.seq;
-          const at = appendedAt.get(e.seq);
-          if (at !== undefined) latencies.push(performance.now() - at);
-        }
+        void store.events(job.id, last).then((batch) => {
+          for (const e of batch) {
+            if (e.seq <= last) continue;
+            last = e.seq;
+            const at = appendedAt.get(e.seq);
+            if (at !== undefined) latencies.push(performance.now() - at);
+          }
+        });
       });
     });
     const rss: number[] = [];
     const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 250);
     worker.start();
     const t0 = Date.now();
-    while (!["succeeded", "failed", "cancelled"].includes(store.get(job.id)!.state) && Date.now() - t0 < 300_000) await new Promise((r) => setTimeout(r, 100));
+    const state = async () => (await store.get(job.id))!.state;
+    while (!["succeeded", "failed", "cancelled"].includes(await state()) && Date.now() - t0 < 300_000) await new Promise((r) => setTimeout(r, 100));
     clearInterval(sampler);
     await worker.stop();
-    if (store.get(job.id)!.state !== "succeeded") throw new Error(`bench job ${store.get(job.id)!.state}`);
+    if ((await state()) !== "succeeded") throw new Error(`bench job ${await state()}`);
     rows.push({ name: `job event to subscriber (${latencies.length} events)`, unit: "ms", ferry: median(latencies), baseline: 100, baselineName: "the 100 ms budget", target: 100 });
     const quarter = Math.max(1, Math.floor(rss.length / 4));
     const early = median(rss.slice(0, quarter)) / 2 ** 20;
     const late = median(rss.slice(-quarter)) / 2 ** 20;
     rows.push({ name: "server memory while a job copies 1 GiB", unit: "MiB", ferry: late, baseline: early, baselineName: "the same process, first quarter of the job", targetRatio: 1.2 });
-    store.close();
+    await store.close();
   }
 
   // 1. Inspecting a 4-disk guest with a snapshot chain, against asking qemu-img about each disk.

@@ -24,9 +24,10 @@ export interface ContextOptions {
  * the cookie, checked here on the server, whatever a proxy in front said),
  * the caller's address, and a way to set the cookie.
  */
-export function createContext(opts: ContextOptions) {
+export async function createContext(opts: ContextOptions) {
   const f: Ferry = ferry();
   startWorker();
+  await f.ready;
   const header = (name: string): string | null => {
     if (opts.req instanceof Request) return opts.req.headers.get(name);
     const v = opts.req.headers[name];
@@ -34,7 +35,7 @@ export function createContext(opts: ContextOptions) {
   };
   // Any number of cookies by that name, any garbage in them: the first live session, or none.
   let session: Session | null = null;
-  for (const token of sessionTokens(header("cookie"))) if ((session = f.auth.session(token))) break;
+  for (const token of sessionTokens(header("cookie"))) if ((session = await f.auth.session(token))) break;
   // The socket's peer: from the Node request, or (Next.js route handlers) from the HTTPS server in front.
   const peer: Peer | null = opts.req instanceof Request ? (peerStorage().getStore() ?? null) : { address: opts.req.socket?.remoteAddress ?? null, tls: Boolean((opts.req.socket as { encrypted?: boolean } | undefined)?.encrypted) };
   // Forwarded headers count only from a configured trusted proxy.
@@ -45,7 +46,7 @@ export function createContext(opts: ContextOptions) {
   };
   return { ferry: f, session, address, secure, setCookie };
 }
-export type Context = ReturnType<typeof createContext>;
+export type Context = Awaited<ReturnType<typeof createContext>>;
 
 /**
  * Every procedure says who may call it: "public" (signing in, who am I), or

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { loadConfig } from "../shares";
-import { AuthStore, clientOf, generatePassword, hashPassword, LOGIN_LIMITS, LoginLimiter, normalizeAddress, RateLimiter, sessionTokens, TrustedProxy, trustList, verifyPassword } from ".";
+import { clientOf, SqliteAuthStore, generatePassword, hashPassword, LOGIN_LIMITS, LoginLimiter, normalizeAddress, RateLimiter, sessionTokens, TrustedProxy, trustList, verifyPassword } from ".";
 
 describe("passwords", () => {
   it("hashes with scrypt and a salt, and verifies", () => {
@@ -15,25 +15,6 @@ describe("passwords", () => {
     expect(verifyPassword("s3cret", h)).toBe(false);
     expect(verifyPassword("x", "md5$abc")).toBe(false);
     expect(generatePassword()).toMatch(/^[a-zA-Z2-9]{20}$/);
-  });
-});
-
-describe("AuthStore", () => {
-  it("keeps only token hashes, expires nothing early, ends all of a user's sessions", () => {
-    const a = new AuthStore(":memory:");
-    a.ensureAdmin("admin", "pw");
-    expect(a.checkPassword("admin", "pw")).toBe(true);
-    expect(a.checkPassword("admin", "nope")).toBe(false);
-    expect(a.checkPassword("ghost", "pw")).toBe(false);
-    const one = a.createSession("admin");
-    const two = a.createSession("admin");
-    expect(one.session.id).not.toContain(one.token);
-    expect(a.session(one.token)?.user).toBe("admin");
-    expect(a.session("forged")).toBeNull();
-    expect(a.endSessions("admin")).toBe(2);
-    expect(a.session(two.token)).toBeNull();
-    a.audit({ user: "admin", address: "127.0.0.1", action: "jobs.create", detail: { job: "j" } });
-    expect(a.auditLog()).toEqual([expect.objectContaining({ user: "admin", action: "jobs.create", detail: { job: "j" } })]);
   });
 });
 
@@ -53,55 +34,17 @@ describe("RateLimiter", () => {
 });
 
 describe("accounts and roles", () => {
-  it("adds, lists, changes and removes accounts; a new password or a removal ends the sessions", () => {
-    const a = new AuthStore(":memory:");
-    a.ensureAdmin("admin", "first password");
-    a.addUser("alice", "operator", "alice's password");
-    a.addUser("vic", "viewer", "vic's password");
-    expect(a.users().map((u) => [u.name, u.role])).toEqual([["admin", "admin"], ["alice", "operator"], ["vic", "viewer"]]);
-    expect(() => a.addUser("alice", "admin", "x".repeat(12))).toThrow(expect.objectContaining({ code: "user.exists" }));
-    expect(() => a.addUser("../etc", "admin", "x".repeat(12))).toThrow(expect.objectContaining({ code: "user.name.invalid" }));
-    const s1 = a.createSession("alice");
-    const s2 = a.createSession("alice");
-    expect(a.session(s1.token)).toMatchObject({ user: "alice", role: "operator" });
-    expect(a.users().find((u) => u.name === "alice")!.sessions).toBe(2);
-    expect(a.changePassword("alice", "a new password")).toBe(2);
-    expect(a.session(s2.token)).toBeNull();
-    expect(a.checkPassword("alice", "alice's password")).toBe(false);
-    expect(a.checkPassword("alice", "a new password")).toBe(true);
-    const s3 = a.createSession("vic");
-    expect(a.removeUser("vic")).toBe(1);
-    expect(a.session(s3.token)).toBeNull();
-    expect(a.checkPassword("vic", "vic's password")).toBe(false);
-    expect(() => a.removeUser("vic")).toThrow(expect.objectContaining({ code: "user.unknown" }));
-    expect(() => a.changePassword("ghost", "whatever123")).toThrow(expect.objectContaining({ code: "user.unknown" }));
-    // The last admin stays; with a second one, either may go.
-    expect(() => a.removeUser("admin")).toThrow(expect.objectContaining({ code: "user.last-admin" }));
-    a.addUser("root2", "admin", "another admin");
-    expect(a.removeUser("admin")).toBe(0);
-    expect(a.admins()).toBe(1);
-  });
-
-  it("FERRY_ADMIN_PASSWORD at every start ends the admin's sessions only when it changed", () => {
-    const a = new AuthStore(":memory:");
-    a.ensureAdmin("admin", "same password");
-    const s = a.createSession("admin");
-    a.ensureAdmin("admin", "same password");
-    expect(a.session(s.token)?.user).toBe("admin");
-    a.ensureAdmin("admin", "other password");
-    expect(a.session(s.token)).toBeNull();
-  });
-
-  it("upgrades a store from before roles: the one account is an admin", () => {
+  // The store's contract (accounts, sessions, audit) runs on SQLite and PostgreSQL in test/server/store-contract.test.ts.
+  it("upgrades a store from before roles: the one account is an admin", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "ferry-auth-")), "ferry.db");
     const db = new Database(file);
     db.exec("CREATE TABLE users (name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_at INTEGER NOT NULL)");
     db.prepare("INSERT INTO users VALUES (?, ?, ?)").run("admin", hashPassword("old"), 1);
     db.close();
-    const a = new AuthStore(file);
-    expect(a.users()).toEqual([expect.objectContaining({ name: "admin", role: "admin" })]);
-    expect(a.checkPassword("admin", "old")).toBe(true);
-    a.close();
+    const a = new SqliteAuthStore(file);
+    expect(await a.users()).toEqual([expect.objectContaining({ name: "admin", role: "admin" })]);
+    expect(await a.checkPassword("admin", "old")).toBe(true);
+    await a.close();
   });
 });
 

@@ -95,12 +95,19 @@ describe("ferry CLI", () => {
     [["-i", "ova", vmx], "only -i vmx"],
     [[vmx], "-i vmx is required"],
     [["-i", "vmx", vmx, "-o", "local"], "-o local needs -os DIR"],
-    [["-i", "vmx", vmx, "-os", dir], "-o local|qemu|json is required"],
-    [["-i", "vmx", vmx, "-o", "libvirt", "-os", dir], "-o libvirt: expected local or qemu or json"],
+    [["-i", "vmx", vmx, "-os", dir], "-o local|qemu|json|libvirt is required"],
+    [["-i", "vmx", vmx, "-o", "xen", "-os", dir], "-o xen: expected local or qemu or json or libvirt"],
+    [["-i", "vmx", vmx, "-o", "libvirt"], "-o libvirt needs -os POOL, the storage pool"],
+    [["-i", "vmx", vmx, "-o", "local", "-os", dir, "-oc", "qemu:///system"], "-oc names a libvirt connection: it goes with -o libvirt, not -o local"],
+    [["-i", "vmx", vmx, "-o", "json", "-os", dir, "--start"], "--start starts the guest in libvirt: it goes with -o libvirt, not -o json"],
+    [["-i", "vmx", vmx, "-o", "libvirt", "-os", "default", "-oc"], "-oc needs a value"],
     [["-i", "vmx", vmx, "-o", "local", "-os", dir, "-of", "vmdk"], "-of vmdk: expected raw or qcow2"],
     [["-i", "vmx", vmx, "-o", "local", "-os", dir, "--parallel", "0"], "--parallel 0: expected a number from 1 to 16"],
     [["-i", "vmx", vmx, "-o", "local", "-os", "--copy-only"], "-os needs a value"],
     [["-i"], "-i needs a value"],
+    [["worker", "--bogus"], "worker takes only --host NAME"],
+    [["worker", "--host", "conv 01;rm"], 'worker --host "conv 01;rm": 1 to 63 letters'],
+    [["worker", "--host=-x"], 'worker --host "-x": 1 to 63 letters'],
   ])("refuses bad usage %j", async (args, message) => {
     const r = await cli(...(args as string[]));
     expect(r.status).toBe(1);
@@ -226,5 +233,31 @@ describe("ferry -i vmx ... -o", () => {
     expect(human.status).toBe(1);
     expect(human.err).toContain(`ferry: error: ${join(out, "clig-sda")}: would overwrite`);
     expect(human.err).toContain("--overwrite");
+  });
+});
+
+describe("ferry and Windows guests", () => {
+  const wdir = mkdtempSync(join(tmpdir(), "ferry-cli-win-"));
+  const wvmx = join(wdir, "win.vmx");
+  writeFileSync(wvmx, ['displayName = "win"', 'guestOS = "windows9-64"', 'memsize = "2048"', 'scsi0.present = "TRUE"', 'scsi0.virtualDev = "lsisas1068"', 'scsi0:0.present = "TRUE"', 'scsi0:0.fileName = "win.vmdk"', ""].join("\n"));
+  execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", join(wdir, "win.vmdk"), "64M"]);
+
+  it("inspect says Windows with its version", async () => {
+    const m = await cli("inspect", wvmx);
+    expect(m.status).toBe(0);
+    expect(m.out).toMatch(/Guest OS\s+Windows 10, 64-bit: windows9-64 \(windows, win10, x86_64\)/);
+  });
+
+  it("--virtio-win that does not exist is refused before anything is copied, naming it", async () => {
+    const m = await cli("-i", "vmx", wvmx, "-o", "local", "-os", join(wdir, "out"), "--virtio-win", join(wdir, "nope"));
+    expect(m.status).toBe(1);
+    expect(m.err).toContain(`ferry: error: ${join(wdir, "nope")}: virtio-win: ${join(wdir, "nope")} does not exist (ENOENT)`);
+    expect(m.err).toMatch(/ferry: hint: install virtio-win/);
+  });
+
+  it("--virtio-win needs a value", async () => {
+    const m = await cli("-i", "vmx", wvmx, "-o", "local", "-os", wdir, "--virtio-win");
+    expect(m.status).toBe(1);
+    expect(m.err).toContain("--virtio-win needs a value");
   });
 });

@@ -5,13 +5,17 @@ import { readVmxFile } from "../input/vmx-file";
 import type { Input } from "../input/input";
 import { parseSshUrl, SshInput } from "../input/ssh";
 import { confinement, inspectDisk, type Confinement } from "../vmdk";
-import { planTarget } from "../plan";
+import { planTarget, type LibvirtTarget } from "../plan";
+import { DEFAULT_URI, probeLibvirt } from "../libvirt/host";
 import { runPipeline } from "../pipeline";
 import { printSource } from "../vmx";
 import { humanPrinter, jsonPrinter } from "./printer";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
+import { readVirtioWin } from "../convert/virtio-win-source";
 import { formatDisk, formatSummary } from "./summary";
 import { USER_USAGE, userCommand, UserUsageError } from "./users";
+import { FERRY_VERSION } from "../version";
+import { HostName } from "../jobs/job";
 
 /**
  * `ferry`: the command line. Speaks virt-v2v's dialect
@@ -26,11 +30,16 @@ const USAGE = `usage:
   ferry -i vmx FILE.vmx --print-source   the source block, as virt-v2v prints it
   ferry -i vmx FILE.vmx -o local|qemu|json -os DIR [options]
                                          convert the guest into DIR
+  ferry -i vmx FILE.vmx -o libvirt [-oc URI] -os POOL [--start] [options]
+                                         convert the guest into libvirt: its disks volumes of
+                                         storage pool POOL, the guest a defined domain
   ferry -i vmx -it ssh ssh://[USER@]HOST[:PORT]/PATH/GUEST.vmx --ssh-known-hosts FILE [--ssh-identity KEY] ...
                                          the same, reading the guest over SSH (SFTP and qemu's ssh driver)
     -of raw|qcow2            disk format (raw)
     -oa sparse|preallocated  disk allocation (sparse)
     -on NAME                 the guest's name on KVM (from displayName)
+    -oc URI                  -o libvirt: the libvirt to define the guest in (qemu:///system)
+    --start                  -o libvirt: start the guest once it is defined
     -n, --network [IN:]OUT   map NICs on source network IN (or all) to libvirt network OUT
     -b, --bridge [IN:]OUT    map NICs on source network IN (or all) to bridge OUT
     --mac MAC:network|bridge:NAME   map one NIC by its MAC
@@ -41,14 +50,17 @@ const USAGE = `usage:
     --no-boot-check          do not boot the result to prove it works (on by default when converting)
     --boot-check             boot the result even with --copy-only
     --boot-timeout SECONDS   give up waiting for a login prompt after this long (180 with KVM, 600 under TCG)
-    --overwrite              replace existing output files
+    --overwrite              replace existing output files (and, -o libvirt, a shut-off domain of the same name)
+    --virtio-win PATH        Windows guests: virtio-win's drivers, the ISO or an unpacked tree
+                             (/usr/share/virtio-win); without it Windows gets SATA and e1000e
     -it ssh                  the .vmx is an ssh:// URL (virt-v2v's form, path percent-encoded)
     --ssh-known-hosts FILE   host keys to trust (default ~/.ssh/known_hosts); an unknown or changed key is refused
     --ssh-identity KEY       private key to log in with (default: the keys in ssh-agent)
     --machine-readable       one JSON event per line on stdout
     -v, --verbose            print log lines
   ferry check [--json]                   qemu-img's version and block drivers
-  ferry worker                           run queued jobs (the web server runs one too, unless FERRY_NO_WORKER=1)
+  ferry worker [--host NAME]             run queued jobs as conversion host NAME (default: this machine's host name;
+                                         the web server runs one too, unless FERRY_NO_WORKER=1)
 ${USER_USAGE}  ferry --help | --version
 `;
 
@@ -84,7 +96,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     return argv.length === 0 ? 1 : 0;
   }
   if (argv.includes("--version") || argv.includes("-V")) {
-    io.out("ferry 0.1.0\n");
+    io.out(`ferry ${FERRY_VERSION}\n`);
     return 0;
   }
   if (argv[0] === "inspect") return inspect(argv.slice(1), io);
@@ -145,16 +157,25 @@ async function disk(args: string[], io: CliIo): Promise<number> {
 
 /** The job worker on its own, until SIGTERM or SIGINT; jobs it was running are cancelled cleanly. */
 async function worker(args: string[], io: CliIo): Promise<number> {
-  if (args.length) throw new UsageError("worker takes no arguments (configure it with FERRY_DATA_DIR / FERRY_CONFIG)");
+  let host: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--host" && args[i + 1] !== undefined) host = args[++i];
+    else if (args[i]!.startsWith("--host=")) host = args[i]!.slice("--host=".length);
+    else throw new UsageError("worker takes only --host NAME (configure it with FERRY_DATA_DIR / FERRY_CONFIG / FERRY_DATABASE_URL)");
+  }
+  const name = host === undefined ? null : HostName.safeParse(host);
+  if (name && !name.success) throw new UsageError(`worker --host ${JSON.stringify(host)}: ${name.error.issues[0]!.message}`);
   const { ferry, jsonLog } = await import("../app");
-  const f = ferry();
+  const f = ferry({ host: host ?? (process.env.FERRY_HOST || undefined), bootstrap: false });
   f.worker.start();
-  jsonLog({ msg: "worker started", pid: process.pid, dataDir: f.config.dataDir, concurrency: f.config.concurrency });
+  await f.worker.ready();
+  jsonLog({ msg: "worker started", host: f.worker.host, pid: process.pid, store: f.storeKind, dataDir: f.config.dataDir, overlayDir: f.config.overlayDir, concurrency: f.config.concurrency });
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", () => resolve());
     process.once("SIGINT", () => resolve());
   });
   await f.worker.stop(true);
+  await f.store.close();
   io.err("ferry: worker stopped\n");
   return 0;
 }
@@ -176,7 +197,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   let machineReadable = false;
   let verbose = false;
   const files: string[] = [];
-  const o: { mode?: string; dir?: string; format?: string; allocation?: string; name?: string; parallel?: number; rateLimit?: number } = {};
+  const o: { mode?: string; dir?: string; uri?: string; start?: boolean; format?: string; allocation?: string; name?: string; parallel?: number; rateLimit?: number } = {};
   const networks: string[] = [];
   const bridges: string[] = [];
   const macs: string[] = [];
@@ -185,6 +206,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   let overwrite = false;
   let bootCheck: boolean | undefined;
   let bootTimeoutMs: number | undefined;
+  let virtioWin: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = () => {
@@ -202,8 +224,10 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
       case "--ssh-known-hosts": knownHosts = value(); break;
       case "--ssh-identity": identity = value(); break;
       case "--print-source": printSrc = true; break;
-      case "-o": o.mode = oneOf(value(), ["local", "qemu", "json"]); break;
+      case "-o": o.mode = oneOf(value(), ["local", "qemu", "json", "libvirt"]); break;
       case "-os": o.dir = value(); break;
+      case "-oc": o.uri = value(); break;
+      case "--start": o.start = true; break;
       case "-of": o.format = oneOf(value(), ["raw", "qcow2"]); break;
       case "-oa": o.allocation = oneOf(value(), ["sparse", "preallocated"]); break;
       case "-on": o.name = value(); break;
@@ -235,6 +259,7 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
         break;
       }
       case "--overwrite": overwrite = true; break;
+      case "--virtio-win": virtioWin = value(); break;
       default:
         if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
         files.push(a);
@@ -245,8 +270,10 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
   if (transport === null && (knownHosts !== null || identity !== null)) throw new UsageError("--ssh-known-hosts and --ssh-identity need -it ssh");
   if (transport === "ssh" && datastores.length) throw new UsageError("--datastore maps ESXi paths to local folders; over -it ssh the paths are read on the server as they are");
   if (!printSrc) {
-    if (!o.mode) throw new UsageError("-o local|qemu|json is required (or --print-source)");
-    if (!o.dir) throw new UsageError(`-o ${o.mode} needs -os DIR, the folder to write the guest to`);
+    if (!o.mode) throw new UsageError("-o local|qemu|json|libvirt is required (or --print-source)");
+    if (!o.dir) throw new UsageError(o.mode === "libvirt" ? "-o libvirt needs -os POOL, the storage pool to put the disks in" : `-o ${o.mode} needs -os DIR, the folder to write the guest to`);
+    if (o.mode !== "libvirt" && o.uri !== undefined) throw new UsageError(`-oc names a libvirt connection: it goes with -o libvirt, not -o ${o.mode}`);
+    if (o.mode !== "libvirt" && o.start) throw new UsageError(`--start starts the guest in libvirt: it goes with -o libvirt, not -o ${o.mode}`);
   }
   // The one place the CLI picks its input.
   let vmxPath = files[0]!;
@@ -269,10 +296,15 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
     io.out(printSource(vm));
     return 0;
   }
+  // -o libvirt: the daemon, the pool and the host's offer, read (and refused) before anything else.
+  let libvirt: LibvirtTarget | undefined;
+  if (o.mode === "libvirt") libvirt = await probeLibvirt(o.uri ?? DEFAULT_URI, o.dir!);
   const vm = await inspectGuest(vmxPath, { datastores, input: source });
   const plan = planTarget(vm, {
     output: o.mode as "local",
-    outputDir: o.dir!,
+    outputDir: libvirt?.poolPath ?? o.dir!,
+    libvirt,
+    start: o.start ?? false,
     format: (o.format ?? "raw") as "raw",
     allocation: (o.allocation ?? "sparse") as "sparse",
     name: o.name,
@@ -284,6 +316,8 @@ async function v2v(args: string[], io: CliIo): Promise<number> {
     parallel: o.parallel ?? 1,
     overwrite,
     rateLimit: o.rateLimit ? o.rateLimit * 1024 * 1024 : null,
+    // Read only for a Windows guest: a Linux guest never needs the tree.
+    virtioWin: virtioWin && vm.guestOS.family === "windows" ? await readVirtioWin(resolve(virtioWin)) : null,
   });
   const printer = machineReadable ? jsonPrinter(io) : humanPrinter(io, verbose);
   const ac = new AbortController();

@@ -47,11 +47,20 @@ export function humanPrinter(io: CliIo, verbose: boolean, tty = Boolean(process.
         break; // the CLI prints the error once, as ferry: error: FILE: message
       case "inspection":
         clearBar();
-        io.err(`ferry: guest: ${describeOs(e.guest)} (${e.guest.arch}), root ${e.guest.root}, ${e.guest.kernels.length} kernel${e.guest.kernels.length === 1 ? "" : "s"}\n`);
+        io.err(
+          e.guest.windows
+            ? `ferry: guest: ${describeOs(e.guest)} ${e.guest.majorVersion}.${e.guest.minorVersion}${e.guest.windows.build ? ` build ${e.guest.windows.build}` : ""}${e.guest.windows.edition ? `, ${e.guest.windows.edition}` : ""} (${e.guest.arch}), system root ${e.guest.windows.systemRoot} on ${e.guest.root}, boots from ${e.guest.windows.bootPartition ?? "an unknown partition"}\n`
+            : `ferry: guest: ${describeOs(e.guest)} (${e.guest.arch}), root ${e.guest.root}, ${e.guest.kernels.length} kernel${e.guest.kernels.length === 1 ? "" : "s"}\n`,
+        );
         break;
       case "conversion": {
         clearBar();
         const r = e.report;
+        if (r.family === "windows") {
+          io.err(`ferry: converted ${r.product} (${r.version}) for ${r.devices === "virtio" ? `virtio (${r.blockDriver} from ${r.virtioWin})` : "emulated SATA and e1000e (storahci starts at boot)"}; ${r.registry.length} registry values set; VMware services disabled: ${r.vmwareDisabled.join(", ") || "none"}; first boot: ${r.firstboot.files.map((f) => f.path).join(", ")}\n`);
+          for (const x of r.registry) io.err(`ferry:   ${x.key}\\${x.name} = ${x.value} (was ${x.previous})\n`);
+          break;
+        }
         const parts = [
           r.removedTools.length ? `removed ${r.removedTools.join(", ")}` : null,
           r.initramfs.present.length ? `initramfs already had ${r.initramfs.present.join(", ")}` : null,
@@ -70,6 +79,10 @@ export function humanPrinter(io: CliIo, verbose: boolean, tty = Boolean(process.
         clearBar();
         if (e.ok) io.err(`ferry: boot check passed in ${e.seconds} s (${e.accel}): "${e.line}"${e.bootEntry ? `, firmware started ${e.bootEntry}` : ""}\n`);
         for (const n of e.nics ?? []) io.err(`ferry: boot check: NIC ${n.mac} (${n.model}): ${[n.dhcp ? "DHCP request" : "", n.addresses.length ? `announced ${n.addresses.join(", ")}` : ""].filter(Boolean).join(", ") || "silent"}\n`);
+        break;
+      case "domain":
+        clearBar();
+        io.err(`ferry: libvirt domain "${e.name}" on ${e.uri}: ${e.state}${e.started ? " (started)" : ""}; volumes in pool "${e.pool}": ${e.volumes.map((v) => v.split("/").at(-1)).join(", ")}\n`);
         break;
       case "result":
         clearBar();

@@ -2,6 +2,7 @@ import type { InspectedVm } from "../input/inspect-guest";
 import { formatBytes } from "../units";
 import type { DiskFacts } from "../vmdk";
 import type { SourceVm } from "../vmx";
+import { windowsVersionName } from "../vmx/guest-os";
 
 /** `ferry inspect`: the guest as a VMware admin reads it. */
 export function formatSummary(vm: SourceVm | InspectedVm): string {
@@ -10,7 +11,7 @@ export function formatSummary(vm: SourceVm | InspectedVm): string {
   const row = (label: string, value: string) => out.push(`  ${label.padEnd(12)}${value}`);
   out.push(`${vm.name}  (${vm.vmxPath})`);
   const os = vm.guestOS;
-  row("Guest OS", os.id ? `${os.id} (${[os.family, os.osinfo, os.arch].filter(Boolean).join(", ")})` : "not set");
+  row("Guest OS", os.id ? `${windowsVersionName(os) ? `${windowsVersionName(os)}: ` : ""}${os.id} (${[os.family, os.osinfo, os.arch].filter(Boolean).join(", ")})` : "not set");
   row("Firmware", vm.firmware === "uefi" ? `UEFI${vm.secureBoot ? ", Secure Boot" : ""}` : "BIOS");
   const t = vm.topology;
   row("CPUs", `${vm.vcpus} vCPU${vm.vcpus === 1 ? "" : "s"}${t ? ` (${t.sockets} socket${t.sockets === 1 ? "" : "s"} × ${t.cores} core${t.cores === 1 ? "" : "s"})` : ""}`);

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AuthStore } from "../auth";
+import { SqliteAuthStore } from "../auth";
 import { run } from "./main";
 
 const dataDir = mkdtempSync(join(tmpdir(), "ferry-users-"));
@@ -26,24 +26,24 @@ async function inProcess(args: string[], input?: string) {
 }
 
 describe("ferry user", () => {
-  it("adds, lists, changes and removes accounts; changes end sessions; the audit log names who ran it", () => {
+  it("adds, lists, changes and removes accounts; changes end sessions; the audit log names who ran it", async () => {
     const added = ferry(["add", "alice", "--role", "operator"]);
     expect(added.status, added.err).toBe(0);
     const password = /added operator "alice" with the password\n\n {4}(\S{20})\n/.exec(added.out)![1]!;
     expect(ferry(["add", "bob", "--password-stdin"], "bob's own password\n")).toMatchObject({ status: 0, out: 'added viewer "bob"\n' });
-    const store = new AuthStore(join(dataDir, "ferry.db"));
-    expect(store.checkPassword("alice", password)).toBe(true);
-    expect(store.checkPassword("bob", "bob's own password")).toBe(true);
-    const session = store.createSession("alice");
+    const store = new SqliteAuthStore(join(dataDir, "ferry.db"));
+    expect(await store.checkPassword("alice", password)).toBe(true);
+    expect(await store.checkPassword("bob", "bob's own password")).toBe(true);
+    const session = await store.createSession("alice");
     const list = ferry(["list"]);
     expect(list.out).toMatch(/^NAME {3}ROLE {6}SESSIONS {2}CREATED\nalice {2}operator {9}1 {2}\d{4}-.*\nbob {4}viewer {11}0 {2}/);
     expect(JSON.parse(ferry(["list", "--json"]).out)).toEqual([expect.objectContaining({ name: "alice", role: "operator", sessions: 1 }), expect.objectContaining({ name: "bob", role: "viewer" })]);
     const passwd = ferry(["passwd", "alice"]);
     expect(passwd.out).toMatch(/^new password for "alice":\n\n {4}\S{20}\n\n1 session ended\n$/);
-    expect(store.session(session.token)).toBeNull();
+    expect(await store.session(session.token)).toBeNull();
     expect(ferry(["remove", "bob"]).out).toBe('removed "bob"; 0 sessions ended\n');
-    expect(store.auditLog().map((e) => [e.user?.startsWith("cli:"), e.action])).toEqual([[true, "users.remove"], [true, "users.passwd"], [true, "users.add"], [true, "users.add"]]);
-    store.close();
+    expect((await store.auditLog()).map((e) => [e.user?.startsWith("cli:"), e.action])).toEqual([[true, "users.remove"], [true, "users.passwd"], [true, "users.add"], [true, "users.add"]]);
+    await store.close();
   });
 
   it("refuses with a message and a hint, exit status 1", async () => {

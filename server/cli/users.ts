@@ -1,6 +1,6 @@
 import { userInfo } from "node:os";
-import { join } from "node:path";
-import { AuthStore, generatePassword, Role } from "../auth";
+import { generatePassword, Role } from "../auth";
+import { openStores } from "../jobs/open-store";
 import { FerryError } from "../errors";
 import { loadConfig } from "../shares";
 
@@ -53,12 +53,12 @@ export async function userCommand(args: string[], io: UserIo): Promise<number> {
   if (!["add", "passwd", "remove", "list"].includes(sub ?? "")) throw new UserUsageError("user takes add, passwd, remove or list");
   if (names.length !== want) throw new UserUsageError(want ? `user ${sub} takes one account name` : "user list takes no name");
   const config = loadConfig();
-  const auth = new AuthStore(join(config.dataDir, "ferry.db"));
+  const { auth, store } = openStores(config);
   const who = `cli:${userInfo().username}`;
   try {
     const name = names[0]!;
     if (sub === "list") {
-      const users = auth.users();
+      const users = await auth.users();
       if (flags.has("--json")) io.out(JSON.stringify(users, null, 2) + "\n");
       else {
         const w = Math.max(4, ...users.map((u) => u.name.length));
@@ -67,21 +67,22 @@ export async function userCommand(args: string[], io: UserIo): Promise<number> {
       }
     } else if (sub === "add") {
       const { password, generated } = await passwordFrom(flags, io);
-      auth.addUser(name, role, password);
-      auth.audit({ user: who, address: null, action: "users.add", detail: { name, role } });
+      await auth.addUser(name, role, password);
+      await auth.audit({ user: who, address: null, action: "users.add", detail: { name, role } });
       io.out(generated ? `added ${role} "${name}" with the password\n\n    ${password}\n\n` : `added ${role} "${name}"\n`);
     } else if (sub === "passwd") {
       const { password, generated } = await passwordFrom(flags, io);
-      const ended = auth.changePassword(name, password);
-      auth.audit({ user: who, address: null, action: "users.passwd", detail: { name, sessionsEnded: ended } });
+      const ended = await auth.changePassword(name, password);
+      await auth.audit({ user: who, address: null, action: "users.passwd", detail: { name, sessionsEnded: ended } });
       io.out(`${generated ? `new password for "${name}":\n\n    ${password}\n\n` : `password of "${name}" changed\n`}${ended} session${ended === 1 ? "" : "s"} ended\n`);
     } else {
-      const ended = auth.removeUser(name);
-      auth.audit({ user: who, address: null, action: "users.remove", detail: { name, sessionsEnded: ended } });
+      const ended = await auth.removeUser(name);
+      await auth.audit({ user: who, address: null, action: "users.remove", detail: { name, sessionsEnded: ended } });
       io.out(`removed "${name}"; ${ended} session${ended === 1 ? "" : "s"} ended\n`);
     }
     return 0;
   } finally {
-    auth.close();
+    await auth.close();
+    await store.close();
   }
 }

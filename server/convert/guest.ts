@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WindowsFacts } from "./windows-facts";
 
 /**
  * What inspection found inside the guest's disks: the one shape the
@@ -65,6 +66,8 @@ export const GuestInspection = z.object({
   initramfsTool: z.enum(["dracut", "update-initramfs", "mkinitrd"]).nullable(),
   /** Read-only checks of each filesystem before anything was mounted for writing. */
   fsChecks: z.array(FsCheck),
+  /** Windows guests: system root, hives, edition, and what the conversion changes (null for other guests). */
+  windows: WindowsFacts.nullable().default(null),
 });
 export type GuestInspection = z.infer<typeof GuestInspection>;
 
@@ -136,9 +139,41 @@ export const LinuxConversionReport = z.object({
 });
 export type LinuxConversionReport = z.infer<typeof LinuxConversionReport>;
 
+/** What the Windows conversion did: every file written and every registry value set (with the value before). */
+export const WindowsConversionReport = z.object({
+  family: z.literal("windows"),
+  product: z.string(),
+  version: z.string(),
+  /** virtio: viostor and friends from virtio-win; emulated: SATA and e1000e with Windows' own drivers. */
+  devices: z.enum(["virtio", "emulated"]),
+  virtioWin: z.string().nullable(),
+  blockDriver: z.string().nullable(),
+  /** Files written into the guest (appliance paths). */
+  files: z.array(z.string()),
+  /** Drivers staged for pnputil at first boot. */
+  stagedDrivers: z.array(z.string()),
+  registry: z.array(z.object({ hive: z.enum(["SYSTEM", "SOFTWARE"]), key: z.string(), name: z.string(), value: z.string(), previous: z.string(), why: z.string() })),
+  firstboot: z.object({ service: z.string(), files: z.array(z.object({ path: z.string(), text: z.string() })) }),
+  /** VMware services and drivers set to Start 4. */
+  vmwareDisabled: z.array(z.string()),
+  /** Static IPv4 settings the first boot puts back, on the NIC with this MAC. */
+  staticIps: z.array(z.object({ nic: z.string(), mac: z.string(), addresses: z.array(z.string()), gateways: z.array(z.string()), dns: z.array(z.string()) })),
+  unpairedStaticIps: z.array(z.string()),
+  /** storahci was made to start at boot (SATA target). */
+  ahciFix: z.boolean(),
+});
+export type WindowsConversionReport = z.infer<typeof WindowsConversionReport>;
+
 /** What a converter did; one member per guest family. */
-export const ConversionReport = z.discriminatedUnion("family", [LinuxConversionReport]);
+export const ConversionReport = z.discriminatedUnion("family", [LinuxConversionReport, WindowsConversionReport]);
 export type ConversionReport = z.infer<typeof ConversionReport>;
+
+/** The static IPv4 address (`192.168.50.10/24`) the conversion found for a NIC, whatever the guest family: the boot check asks for it. */
+export function staticAddressOf(report: ConversionReport | null, nic: { sourceId: string; mac: string | null }): string | null {
+  if (!report) return null;
+  if (report.family === "linux") return report.nics.find((x) => x.sourceId === nic.sourceId)?.addresses[0] ?? null;
+  return report.staticIps.find((x) => x.nic === nic.sourceId)?.addresses[0] ?? null;
+}
 
 /** "Debian 12.15", "Red Hat Enterprise Linux 9.4": libguestfs gives Debian's product as the bare version. */
 export function describeOs(g: Pick<GuestInspection, "product" | "distro" | "majorVersion" | "minorVersion">): string {

@@ -8,6 +8,8 @@ import { formatBytes } from "../units";
 import type { Appliance } from "./appliance";
 import { GuestInspection, VIRTIO_DRIVERS, type FsCheck, type GuestFilesystem, type GuestKernel } from "./guest";
 import { listInitramfs, type Compression, type InitramfsListing } from "./initramfs";
+import { refuseOldWindows, refuseVolumes } from "./windows-facts";
+import { inspectWindows, volumeFacts } from "./windows-inspect";
 
 /**
  * Inspection: libguestfs finds the operating system, then Ferry reads what
@@ -35,8 +37,11 @@ export function compareKernelVersions(a: string, b: string): number {
 }
 
 export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
+  // BitLocker and dynamic disks hide Windows from inspection: look at the volumes first.
+  const volumes = await volumeFacts(g);
   const roots = await g.call<string[]>("inspect_os");
   if (roots.length === 0) {
+    refuseVolumes(volumes);
     throw new FerryError({ code: "convert.no-os", message: "no operating system was found on the guest's disks", file: null, hint: "check that the right disks were chosen (a data disk alone has no OS); to copy the disks without converting, use --copy-only (in the wizard: untick “Convert for KVM”)" });
   }
   if (roots.length > 1) {
@@ -46,6 +51,11 @@ export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
   const str = (op: string) => g.call<string>(op, root);
   const num = (op: string) => g.call<number>(op, root);
   const type = await str("inspect_get_type");
+  // Before anything is mounted for writing: a hibernated Windows must not be touched.
+  if (type === "windows") {
+    refuseVolumes(volumes);
+    refuseOldWindows(await str("inspect_get_product_name"), await num("inspect_get_major_version"), await num("inspect_get_minor_version"));
+  }
   const mounts = await g.call<Record<string, string>>("inspect_get_mountpoints", root);
   const mountpoints = Object.entries(mounts)
     .map(([mountpoint, device]) => ({ mountpoint, device }))
@@ -81,15 +91,17 @@ export async function inspectGuestOs(g: Appliance): Promise<GuestInspection> {
     unmounted,
   };
   const linux = type === "linux";
+  const windows = type === "windows" ? await inspectWindows(g, root) : null;
   return GuestInspection.parse({
     ...base,
     kernels: linux ? await kernels(g) : [],
     bootloader: linux ? await bootloader(g) : { kind: "none", config: null },
     filesystems: await filesystems(g, mountpoints),
-    vmwareTools: linux ? await vmwareTools(g, base.packageFormat) : [],
+    vmwareTools: linux ? await vmwareTools(g, base.packageFormat) : (windows?.vmwareTools.map((t) => t.name) ?? []),
     selinux: linux ? await selinuxEnabled(g) : false,
     initramfsTool: linux ? await initramfsTool(g) : null,
     fsChecks,
+    windows,
   });
 }
 

@@ -3,6 +3,7 @@ import { FerryError } from "../errors";
 import { describeOs, type GuestInspection } from "./guest";
 import { converterFor } from ".";
 import { linuxConverter, rebuildCommand, refuseUnconvertible, targetRootDevice } from "./linux";
+import { windowsConverter } from "./windows";
 
 const linux: GuestInspection = {
   type: "linux",
@@ -24,6 +25,7 @@ const linux: GuestInspection = {
   selinux: false,
   initramfsTool: "update-initramfs",
   fsChecks: [],
+  windows: null,
 };
 
 function refusal(g: Partial<GuestInspection>): FerryError {
@@ -59,9 +61,9 @@ describe("converterFor", () => {
       return e as FerryError;
     }
   };
-  it("picks the Linux converter for Linux and refuses Windows and other OSes, saying what to do", () => {
+  it("picks the Linux converter for Linux, the Windows one for Windows, and refuses other OSes, saying what to do", () => {
     expect(pick({})).toBe(linuxConverter);
-    expect(pick({ type: "windows", product: "Windows Server 2019" })).toMatchObject({ code: "convert.windows", hint: expect.stringMatching(/--copy-only/) });
+    expect(pick({ type: "windows", product: "Windows Server 2019" })).toBe(windowsConverter);
     expect(pick({ type: "freebsd", distro: "unknown" })).toMatchObject({ code: "convert.unsupported-os", message: expect.stringContaining("freebsd") });
   });
 

@@ -12,8 +12,10 @@ export function libvirtXml(plan: TargetPlan, diskPaths: string[], files: Metadat
   const e = xmlEscape;
   const uefi = files.uefi;
   const t = plan.topology;
+  // -o libvirt: what the target host offers (kvm or qemu, its q35 version); -o local assumes KVM.
+  const host = plan.output.libvirt ?? { domainType: "kvm", machine: plan.machine };
   const lines: string[] = [
-    "<domain type='kvm'>",
+    `<domain type='${host.domainType}'>`,
     `  <name>${e(plan.name)}</name>`,
     ...(plan.uuid ? [`  <uuid>${e(plan.uuid)}</uuid>`] : []),
     `  <memory unit='KiB'>${plan.memoryMiB * 1024}</memory>`,
@@ -21,7 +23,7 @@ export function libvirtXml(plan: TargetPlan, diskPaths: string[], files: Metadat
     `  <vcpu placement='static'>${plan.vcpus}</vcpu>`,
     ...(t ? ["  <cpu mode='host-model'>", `    <topology sockets='${t.sockets}' dies='1' cores='${t.cores}' threads='${t.threads}'/>`, "  </cpu>"] : []),
     plan.firmware === "uefi" && !uefi ? "  <os firmware='efi'>" : "  <os>",
-    `    <type arch='x86_64' machine='${plan.machine}'>hvm</type>`,
+    `    <type arch='x86_64' machine='${e(host.machine)}'>hvm</type>`,
     // The guest's own variables file holds its boot entry: libvirt boots with it rather than a fresh copy.
     ...(uefi
       ? [`    <loader readonly='yes' secure='${plan.secureBoot ? "yes" : "no"}' type='pflash'>${e(uefi.firmware.code)}</loader>`, `    <nvram template='${e(uefi.firmware.varsTemplate)}'>${e(uefi.vars)}</nvram>`]

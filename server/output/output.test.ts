@@ -57,6 +57,36 @@ describe("libvirt XML", () => {
     expect(spawnSync("virt-xml-validate", [join(dir, "bios.xml")], { encoding: "utf8" }).status).toBe(0);
   });
 
+  it("-o libvirt: the host's domain type and machine, and its firmware descriptors' OVMF with the guest's own variables in the pool", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ferry-xml-"));
+    const host = {
+      uri: "qemu:///system",
+      pool: "images",
+      poolPath: dir,
+      domainType: "qemu" as const,
+      machine: "pc-q35-7.2",
+      firmware: { plain: { code: "/usr/share/OVMF/OVMF_CODE_4M.fd", varsTemplate: "/usr/share/OVMF/OVMF_VARS_4M.fd", descriptor: "60-edk2-x86_64.json" }, secure: { code: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", varsTemplate: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", descriptor: "40-edk2-x86_64-secure-enrolled.json" } },
+    };
+    const p = plan({ output: { mode: "libvirt", dir, libvirt: host }, overwrite: true });
+    const o = openOutput(p);
+    o.writeMetadata(null);
+    const xml = readFileSync(o.stagedMetadata, "utf8");
+    expect(xml).toMatch(/^<domain type='qemu'>/);
+    expect(xml).toContain("<type arch='x86_64' machine='pc-q35-7.2'>hvm</type>");
+    expect(xml).toContain("<loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.ms.fd</loader>");
+    expect(xml).toContain(`<nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd'>${join(dir, "web01_VARS.fd")}</nvram>`);
+    writeFileSync(join(dir, "check.xml"), xml);
+    expect(spawnSync("virt-xml-validate", [join(dir, "check.xml")], { encoding: "utf8" }).status).toBe(0);
+    // Committed: the disks and the variables go into the pool's folder; the XML is libvirt's to keep.
+    writeFileSync(o.stagedDisks[0]!, "disk");
+    const files = o.commit();
+    expect(files.map((f) => [f.path, f.kind])).toEqual([[join(dir, "web01-sda"), "disk"], [join(dir, "web01_VARS.fd"), "nvram"]]);
+    expect(readdirSync(dir).sort()).toEqual(["check.xml", "web01-sda", "web01_VARS.fd"]);
+    // A host whose descriptors offer no Secure Boot build with Microsoft's keys is refused by name.
+    const none = plan({ output: { mode: "libvirt", dir, libvirt: { ...host, firmware: { plain: host.firmware.plain, secure: null } } }, overwrite: true });
+    expect(() => openOutput(none).writeMetadata(null)).toThrow(expect.objectContaining({ code: "libvirt.no-firmware", message: expect.stringContaining("Secure Boot and the libvirt host at qemu:///system describes no such firmware for pc-q35-7.2") }));
+  });
+
   it("puts a converted guest's virtio devices on fixed PCIe buses: NIC i on bus i+1 (the enp<i+1>s0 the conversion wrote), then disks", () => {
     const converted = plan({
       copyOnly: false,
@@ -65,7 +95,7 @@ describe("libvirt XML", () => {
       cdroms: [],
       disks: [0, 1].map((i) => ({ sourceId: `scsi0:${i}`, sourcePath: `/nas/web01/web01_${i}.vmdk`, capacityBytes: 1 << 30, allocatedBytes: 0, dev: `vd${"ab"[i]}`, bus: "virtio" as const, targetName: `web01-vd${"ab"[i]}`, sourceFiles: [], source: { uri: `/nas/web01/web01_${i}.vmdk`, format: "vmdk" as const } })),
       nics: [{ sourceId: "ethernet0", mac: "00:50:56:00:00:01", model: "virtio", network: { type: "network", name: "default" } }],
-      conversion: { devices: { sda: "vda", sdb: "vdb" }, nics: [{ sourceId: "ethernet0", mac: "00:50:56:00:00:01", vmwareName: "ens192", kvmName: "enp1s0" }] },
+      conversion: { devices: { sda: "vda", sdb: "vdb" }, nics: [{ sourceId: "ethernet0", mac: "00:50:56:00:00:01", vmwareName: "ens192", kvmName: "enp1s0" }], virtioWin: null },
       bootCheck: true,
     });
     const xml = libvirtXml(converted, ["/o/web01-vda", "/o/web01-vdb"]);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { ConversionReport } from "../convert/guest";
 import { FerryError } from "../errors";
 import type { OutputMode, TargetPlan } from "../plan";
-import { ovmfFirmware, type OvmfFirmware } from "../qemu/ovmf";
+import { ovmfFirmware, ovmfPair, type OvmfFirmware } from "../qemu/ovmf";
 import { withBootEntries } from "../qemu/ovmf-vars";
 import type { ResultFile } from "../pipeline/events";
 import { jsonMetadata } from "./json-output";
@@ -30,9 +30,36 @@ export interface Output {
   stageFile(name: string, kind: "console" | "screenshot"): string;
   /** UEFI: the staged per-guest variables file, once writeMetadata wrote it (the boot check boots with it). */
   readonly stagedUefiVars: string | null;
-  /** fsync, rename into place, fsync the folder. Returns what was written. */
-  commit(): ResultFile[];
+  /** fsync, rename into place, fsync the folder (and, for libvirt, define the domain). Returns what was written. */
+  commit(report?: CommitReport): ResultFile[] | Promise<ResultFile[]>;
   /** Remove everything staged. Safe to call twice. */
+  abort(): void | Promise<void>;
+}
+
+/** A libvirt domain an output defined (and maybe started). */
+export interface DefinedDomain {
+  uri: string;
+  name: string;
+  uuid: string | null;
+  pool: string;
+  volumes: string[];
+  /** virsh domstate after the define (and the start). */
+  state: string;
+  started: boolean;
+}
+
+/** What a commit tells beyond its files. */
+export interface CommitReport {
+  log: (message: string) => void;
+  warn: (code: string, message: string) => void;
+  domain: (d: DefinedDomain) => void;
+}
+
+/** A staged file-based output, as the folder kinds and the libvirt kind (which writes into its pool's folder) use it. */
+export interface FileOutput extends Output {
+  /** The metadata as staged (libvirt defines the domain from it). */
+  readonly stagedMetadata: string;
+  commit(): ResultFile[];
   abort(): void;
 }
 
@@ -48,12 +75,15 @@ interface Mode {
   /** Its content, given the final disk paths. */
   content: (plan: TargetPlan, disks: string[], files: MetadataFiles) => string;
   executable?: boolean;
+  /** false: the metadata is consumed from the staging folder (libvirt defines it), not kept beside the disks. */
+  keep?: boolean;
 }
 
 const MODES: Record<OutputMode, Mode> = {
   local: { file: (p) => `${p.name}.xml`, content: libvirtXml },
   qemu: { file: (p) => `${p.name}.sh`, content: qemuScript, executable: true },
   json: { file: (p) => `${p.name}.json`, content: jsonMetadata },
+  libvirt: { file: (p) => `${p.name}.xml`, content: libvirtXml, keep: false },
 };
 
 function fsyncPath(path: string): void {
@@ -69,7 +99,7 @@ function fsyncPath(path: string): void {
 export function plannedOutputs(plan: TargetPlan): string[] {
   return [
     ...plan.disks.map((d) => join(plan.output.dir, d.targetName)),
-    join(plan.output.dir, MODES[plan.output.mode].file(plan)),
+    ...(MODES[plan.output.mode].keep === false ? [] : [join(plan.output.dir, MODES[plan.output.mode].file(plan))]),
     ...[uefiVarsFile(plan)].filter((f): f is string => f !== null).map((f) => join(plan.output.dir, f)),
     ...(plan.bootCheck ? Object.values(bootCheckFiles(plan)).map((f) => join(plan.output.dir, f)) : []),
   ];
@@ -86,11 +116,31 @@ export function uefiVarsFile(plan: Pick<TargetPlan, "name" | "firmware">): strin
  * when the conversion found it, so the firmware boots the loader VMware did.
  */
 export function uefiVars(plan: TargetPlan, conversion: ConversionReport | null | undefined): { firmware: OvmfFirmware; bytes: Buffer; entry: string | null } {
-  const firmware = ovmfFirmware(plan.secureBoot);
+  const firmware = guestFirmware(plan);
   const template = readFileSync(firmware.varsTemplate);
   const e = conversion?.family === "linux" ? conversion.uefi?.bootEntry : null;
   if (!e) return { firmware, bytes: template, entry: null };
   return { firmware, bytes: withBootEntries(template, [{ description: e.description, path: e.path, partition: e.partition }]), entry: `${e.description} → ${e.path}` };
+}
+
+/**
+ * The firmware a UEFI guest gets: for -o libvirt the one the target host's
+ * firmware descriptors name (probeLibvirt put it in the plan), else
+ * Debian's OVMF files on this host.
+ */
+export function guestFirmware(plan: Pick<TargetPlan, "secureBoot" | "output">): OvmfFirmware {
+  const host = plan.output.libvirt;
+  if (!host) return ovmfFirmware(plan.secureBoot);
+  const f = plan.secureBoot ? host.firmware.secure : host.firmware.plain;
+  if (!f) {
+    throw new FerryError({
+      code: "libvirt.no-firmware",
+      message: `the guest boots with UEFI${plan.secureBoot ? " and Secure Boot" : ""} and the libvirt host at ${host.uri} describes no such firmware for ${host.machine} (no matching file in /usr/share/qemu/firmware or /etc/qemu/firmware)`,
+      file: null,
+      hint: plan.secureBoot ? "apt-get install ovmf on that host (its 40-edk2-x86_64-secure-enrolled.json has Secure Boot with Microsoft's keys)" : "apt-get install ovmf on that host",
+    });
+  }
+  return ovmfPair(f.code, f.varsTemplate, plan.secureBoot);
 }
 
 /** The boot check's files, named after the guest. */
@@ -98,7 +148,7 @@ export function bootCheckFiles(plan: Pick<TargetPlan, "name">): { console: strin
   return { console: `${plan.name}-console.log`, screenshot: `${plan.name}-screen.png` };
 }
 
-export function openOutput(plan: TargetPlan): Output {
+export function openOutput(plan: TargetPlan): FileOutput {
   const mode = MODES[plan.output.mode];
   const dir = plan.output.dir;
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
@@ -109,7 +159,7 @@ export function openOutput(plan: TargetPlan): Output {
   const bootFiles = plan.bootCheck ? Object.values(bootCheckFiles(plan)).map((f) => join(dir, f)) : [];
   const varsName = uefiVarsFile(plan);
   const varsFinal = varsName ? join(dir, varsName) : null;
-  const clashes = [...finalDisks, metadata, ...bootFiles, ...(varsFinal ? [varsFinal] : [])].filter((p) => existsSync(p));
+  const clashes = [...finalDisks, ...(mode.keep === false ? [] : [metadata]), ...bootFiles, ...(varsFinal ? [varsFinal] : [])].filter((p) => existsSync(p));
   if (clashes.length && !plan.overwrite) {
     throw new FerryError({ code: "output.exists", message: `would overwrite ${clashes.join(", ")}`, file: clashes[0]!, hint: "choose another name (-on) or folder (-os), remove the old files, or pass --overwrite" });
   }
@@ -122,6 +172,7 @@ export function openOutput(plan: TargetPlan): Output {
   return {
     stagedDisks,
     finalDisks,
+    stagedMetadata,
     get stagedUefiVars() {
       return stagedVars;
     },
@@ -150,8 +201,10 @@ export function openOutput(plan: TargetPlan): Output {
         files.push({ path: finalDisks[i]!, kind: "disk", bytes: statSync(p).size });
         renameSync(p, finalDisks[i]!);
       });
-      files.push({ path: metadata, kind: "metadata", bytes: statSync(stagedMetadata).size });
-      renameSync(stagedMetadata, metadata);
+      if (mode.keep !== false) {
+        files.push({ path: metadata, kind: "metadata", bytes: statSync(stagedMetadata).size });
+        renameSync(stagedMetadata, metadata);
+      }
       for (const x of extras) {
         const from = join(/*turbopackIgnore: true*/ staging, x.name);
         if (!existsSync(from)) continue;

@@ -30,6 +30,19 @@ export const PipelineEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("inspection"), t: z.number(), guest: GuestInspection }),
   /** What the conversion changed. */
   z.object({ type: z.literal("conversion"), t: z.number(), report: ConversionReport }),
+  /** -o libvirt: the domain defined (and started) on the target host. */
+  z.object({
+    type: z.literal("domain"),
+    t: z.number(),
+    uri: z.string(),
+    name: z.string(),
+    uuid: z.string().nullable(),
+    pool: z.string(),
+    volumes: z.array(z.string()),
+    /** virsh domstate once defined (and started): shut off, running... */
+    state: z.string(),
+    started: z.boolean(),
+  }),
   /** The boot check's verdict. */
   z.object({
     type: z.literal("boot"),
@@ -46,6 +59,10 @@ export const PipelineEvent = z.discriminatedUnion("type", [
     /** UEFI: the firmware and the boot entry OVMF started. */
     firmware: z.object({ kind: z.enum(["bios", "uefi"]), secureBoot: z.boolean(), varsFromGuest: z.boolean() }).optional(),
     bootEntry: z.string().nullable().optional(),
+    /** What proved the boot: a serial-console login prompt, or the guest's network (Windows). */
+    proof: z.enum(["serial-login", "network"]).optional(),
+    /** Network proof: small screenshots taken along the boot, the last one the end's (a blue screen when it failed). */
+    screenshots: z.array(z.object({ seconds: z.number(), png: z.string(), blue: z.boolean() })).optional(),
   }),
 ]);
 export type PipelineEvent = z.infer<typeof PipelineEvent>;

@@ -33,7 +33,7 @@ function stages(plan: TargetPlan, finish: Stage): Array<Stage | Stage[]> {
     trimFilesystems,
     closeOverlay,
     estimateSpace,
-    setUpDestination(plan.output.mode, plan.output.dir),
+    setUpDestination(plan),
     plan.disks.map((d, i) => copyDisk(d, i, n)),
     writeMetadata,
     checkBoot,
@@ -63,7 +63,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
     name: "Finishing off",
     run: async () => {
       await checkSourcesUnchanged(ctx);
-      files = ctx.output!.commit();
+      files = await ctx.output!.commit({ log: ctx.log, warn: ctx.warn, domain: (d) => emit({ type: "domain", t: t(), ...d }) });
     },
   };
   const list = stages(plan, finish);
@@ -104,7 +104,7 @@ export async function runPipeline(plan: TargetPlan, options: RunOptions): Promis
   } catch (e) {
     inner.abort();
     ctx.appliance?.kill();
-    ctx.output?.abort();
+    await ctx.output?.abort();
     const err = options.signal?.aborted ? cancelled() : asFerryError(e, plan);
     emit({ type: "stage", t: t(), name: current, index, total, state: "failed" });
     emit({ type: "error", t: t(), code: err.code, message: err.message, file: err.file, line: err.line, hint: err.hint });

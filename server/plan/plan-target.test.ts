@@ -29,6 +29,22 @@ const base = [
   'ethernet1.present = "TRUE"', 'ethernet1.virtualDev = "e1000e"', 'ethernet1.networkName = "DMZ"', 'ethernet1.address = "00:50:56:00:00:02"', 'ethernet1.addressType = "static"',
 ];
 
+describe("planTarget for -o libvirt", () => {
+  const host = { uri: "qemu:///system", pool: "default", poolPath: "/var/lib/libvirt/images", domainType: "qemu" as const, machine: "pc-q35-7.2", firmware: { plain: null, secure: null } };
+
+  it("carries the host's facts and --start in the plan, and says why the domain type", () => {
+    const p = planTarget(guest(base), { output: "libvirt", outputDir: host.poolPath, libvirt: host, start: true });
+    expect(p.output).toEqual({ mode: "libvirt", dir: "/var/lib/libvirt/images", libvirt: host, start: true });
+    expect(p.changes.find((c) => c.subject === "libvirt domain")).toMatchObject({ to: "type qemu, machine pc-q35-7.2, on qemu:///system, disks in pool default", reason: expect.stringContaining("no KVM") });
+    expect(planTarget(guest(base), { outputDir: "/var/tmp" }).output).toEqual({ mode: "local", dir: "/var/tmp" });
+  });
+
+  it("refuses -o libvirt without the host's facts, and --start without -o libvirt", () => {
+    expect(() => planTarget(guest(base), { output: "libvirt", outputDir: "/x" })).toThrow(expect.objectContaining({ code: "plan.libvirt" }));
+    expect(() => planTarget(guest(base), { output: "local", outputDir: "/x", start: true })).toThrow(expect.objectContaining({ code: "plan.start", message: expect.stringContaining("--start needs -o libvirt (this is -o local)") }));
+  });
+});
+
 describe("planTarget", () => {
   it("gives a converted guest virtio disks and NICs, the renames the conversion will make, and a boot check", () => {
     const p = planTarget(guest(base), { outputDir: "/var/tmp", excludeDisks: [] });
@@ -43,6 +59,7 @@ describe("planTarget", () => {
         { sourceId: "ethernet0", mac: "00:50:56:00:00:01", vmwareName: "ens192", kvmName: "enp1s0" },
         { sourceId: "ethernet1", mac: "00:50:56:00:00:02", vmwareName: null, kvmName: "enp2s0" },
       ],
+      virtioWin: null,
     });
     expect(p.changes).toContainEqual(expect.objectContaining({ subject: "guest /dev/sda", from: "/dev/sda", to: "/dev/vda" }));
     // Names stay as the guest knew them on ESXi, pinned to the MAC; never paired by order.
@@ -115,5 +132,53 @@ describe("names", () => {
     expect(suggestName("../../etc/passwd")).toBe("etc-passwd");
     expect(suggestName("日本語")).toBe("guest");
     expect(suggestName("x".repeat(100))).toHaveLength(63);
+  });
+});
+
+describe("planTarget for Windows guests", () => {
+  const windows = (id: string) => [...base.filter((l) => !l.startsWith("sata0") && !l.startsWith("ethernet1")), `guestOS = "${id}"`];
+  const win = windows("windows9-64");
+  const tree = { path: "/usr/share/virtio-win", supports: ["win10/x86_64", "win2k19/x86_64"] };
+
+  it("with virtio-win drivers for it: virtio disks and NICs, network boot proof, no Linux renames", () => {
+    const p = planTarget(guest(win), { outputDir: "/var/tmp", virtioWin: tree });
+    expect(p.disks.map((d) => [d.dev, d.bus])).toEqual([["vda", "virtio"]]);
+    expect(p.nics.map((n) => n.model)).toEqual(["virtio"]);
+    expect(p.conversion).toMatchObject({ devices: {}, virtioWin: "/usr/share/virtio-win" });
+    expect(p.bootProof).toBe("network");
+    expect(p.changes.find((c) => c.subject === "scsi0:0 bus")!.reason).toBe("virtio-blk is KVM's fastest disk; the conversion installs virtio-win's viostor from /usr/share/virtio-win as a boot-start driver");
+    expect(p.changes.some((c) => c.subject.startsWith("guest /dev/"))).toBe(false);
+    expect(p.changes.find((c) => c.subject === "boot check")!.to).toBe("a DHCP request or ARP announcement from the guest's MAC, with screenshots");
+  });
+
+  it("without virtio-win: SATA and e1000e, said plainly, with the AHCI fix named", () => {
+    const p = planTarget(guest(win), { outputDir: "/var/tmp" });
+    expect(p.disks.map((d) => [d.dev, d.bus])).toEqual([["sda", "sata"]]);
+    expect(p.cdroms[0]!.dev).toBe("sdb");
+    expect(p.nics.map((n) => n.model)).toEqual(["e1000e"]);
+    expect(p.conversion!.virtioWin).toBeNull();
+    const d = p.changes.find((c) => c.subject === "devices")!;
+    expect([d.from, d.to]).toEqual(["VMware's paravirtual devices", "emulated SATA and e1000e"]);
+    expect(d.reason).toMatch(/the guest runs on emulated devices \(SATA disks, an e1000e NIC\), slower than virtio; the conversion makes Windows' own AHCI driver \(storahci\) start at boot/);
+  });
+
+  it("a tree without this Windows, or a guestOS naming no version: SATA and e1000e with the reason", () => {
+    const old = planTarget(guest(windows("windows7-64")), { outputDir: "/var/tmp", virtioWin: tree });
+    expect(old.disks[0]!.bus).toBe("sata");
+    expect(old.changes.find((c) => c.subject === "devices")!.reason).toMatch(/^\/usr\/share\/virtio-win has no viostor or vioscsi for win7 \(x86_64\)/);
+    const unknown = planTarget(guest(windows("windows-unknown")), { outputDir: "/var/tmp", virtioWin: tree });
+    expect(unknown.changes.find((c) => c.subject === "devices")!.reason).toMatch(/names no Windows version/);
+  });
+
+  it("a Windows guest without a NIC gets no boot check by default (nothing would prove it up), and the plan says why", () => {
+    const p = planTarget(guest(windows("windows9-64").filter((l) => !l.startsWith("ethernet"))), { outputDir: "/var/tmp" });
+    expect(p.bootCheck).toBe(false);
+    expect(p.changes.find((c) => c.subject === "boot check")).toMatchObject({ to: "off", reason: "a Windows guest is proven up by its NIC on the network, and this one has none" });
+  });
+
+  it("copy-only Windows keeps the copy-only wording; Linux guests ignore virtio-win", () => {
+    expect(planTarget(guest(win), { outputDir: "/var/tmp", copyOnly: true }).changes.some((c) => c.subject === "devices")).toBe(false);
+    const linux = planTarget(guest([...base, 'guestOS = "debian12-64"']), { outputDir: "/var/tmp", virtioWin: tree });
+    expect([linux.disks[0]!.bus, linux.bootProof, linux.conversion!.virtioWin]).toEqual(["virtio", "serial-login", null]);
   });
 });

@@ -89,12 +89,27 @@ function nicIdentityChange(n: ConversionNic): Change {
   return { subject, from: n.vmwareName ?? "its interface name on VMware", to: n.kvmName, reason: "the NIC has no MAC to pin a name to: the conversion renames the guest's network configuration to the name systemd gives it on KVM" };
 }
 
+/** Whether virtio-win has a boot driver for this Windows (by the VMX's guestOS), and why not. */
+function windowsDrivers(os: InspectedVm["guestOS"], virtioWin: ReturnType<typeof PlanOptions.parse>["virtioWin"]): { ok: boolean; reason: string } {
+  if (!virtioWin) return { ok: false, reason: "no virtio-win drivers were given (--virtio-win, or the virtio-win setting)" };
+  const arch = os.arch === "i686" ? "i386" : (os.arch ?? "x86_64");
+  if (!os.osinfo) return { ok: false, reason: `the VMX's guestOS "${os.id ?? ""}" names no Windows version to pick virtio-win drivers for` };
+  if (!virtioWin.supports.includes(`${os.osinfo}/${arch}`)) return { ok: false, reason: `${virtioWin.path} has no viostor or vioscsi for ${os.osinfo} (${arch})` };
+  return { ok: true, reason: "" };
+}
+
 export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
   const o = PlanOptions.parse(input);
   for (const m of o.macs) {
     if (!MAC_MAP.test(m)) {
       throw new FerryError({ code: "plan.mac", message: `--mac ${m} is not MAC:network:NAME or MAC:bridge:NAME`, file: null, hint: "for example --mac 00:50:56:aa:bb:cc:bridge:br0" });
     }
+  }
+  if (o.output === "libvirt" && !o.libvirt) {
+    throw new FerryError({ code: "plan.libvirt", message: "-o libvirt needs the target host's facts (its pool and capabilities), which were not read", file: null, hint: "give -o libvirt with -os POOL (and -oc URI); the CLI and the server read them from libvirt before planning" });
+  }
+  if (o.start && o.output !== "libvirt") {
+    throw new FerryError({ code: "plan.start", message: `--start needs -o libvirt (this is -o ${o.output}): only libvirt can start the guest`, file: null, hint: "use -o libvirt -os POOL, or start the guest yourself from what -o local writes" });
   }
   const changes: Change[] = [];
   let name = o.name ?? suggestName(vm.name);
@@ -107,13 +122,22 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
   name = name.slice(0, 63);
 
   // A converted guest gets virtio (the conversion makes sure its initramfs
-  // carries the drivers). Without conversion the guest keeps its own
-  // drivers, so it gets devices every Linux and Windows since 2012 drives.
+  // carries the drivers, or installs virtio-win's on Windows). Without
+  // conversion, or a Windows guest without virtio-win drivers for it, the
+  // guest gets devices every Linux and Windows since 2012 drives.
   const convert = !o.copyOnly;
-  const bus = convert ? ("virtio" as const) : ("sata" as const);
-  const why = convert
-    ? "virtio-blk is KVM's fastest disk; the conversion puts virtio_blk in the guest's initramfs and renames the disk in fstab and grub"
-    : "copy-only: the guest is not converted, so it keeps its own drivers; SATA (AHCI) needs none from virtio";
+  const windows = vm.guestOS.family === "windows";
+  const drivers = windows && convert ? windowsDrivers(vm.guestOS, o.virtioWin) : null;
+  const virtio = convert && (drivers === null || drivers.ok);
+  const bus = virtio ? ("virtio" as const) : ("sata" as const);
+  const why = !convert
+    ? "copy-only: the guest is not converted, so it keeps its own drivers; SATA (AHCI) needs none from virtio"
+    : drivers?.ok
+      ? `virtio-blk is KVM's fastest disk; the conversion installs virtio-win's viostor from ${o.virtioWin!.path} as a boot-start driver`
+      : drivers
+        ? `${drivers.reason}: the guest runs on emulated devices (SATA disks, an e1000e NIC), slower than virtio; the conversion makes Windows' own AHCI driver (storahci) start at boot, as a guest installed on LSI or PVSCSI often has it disabled`
+        : "virtio-blk is KVM's fastest disk; the conversion puts virtio_blk in the guest's initramfs and renames the disk in fstab and grub";
+  if (drivers && !drivers.ok) changes.push({ subject: "devices", from: "VMware's paravirtual devices", to: "emulated SATA and e1000e", reason: why });
   for (const id of o.excludeDisks) {
     if (!vm.disks.some((d) => d.id === id)) throw new FerryError({ code: "plan.exclude", message: `there is no disk ${id} to leave out`, file: null, hint: `the guest's disks: ${vm.disks.map((d) => d.id).join(", ") || "none"}` });
     changes.push({ subject: `${id}`, from: "disk", to: "left out", reason: "excluded by the operator" });
@@ -123,7 +147,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     const source = vm.disks.find((d) => d.id === r.id)!;
     const controller = vm.controllers.find((c) => c.bus === source.bus && c.index === source.controller);
     const from = `${source.bus}${controller?.model ? ` (${controller.model})` : ""}`;
-    const dev = devName(convert ? "vd" : "sd", i);
+    const dev = devName(virtio ? "vd" : "sd", i);
     changes.push({ subject: `${r.id} bus`, from, to: `${bus} as ${dev}`, reason: why });
     return {
       sourceId: r.id,
@@ -138,7 +162,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     };
   });
   const cdroms = vm.cdroms.map((c, i) => {
-    const dev = devName("sd", (convert ? 0 : disks.length) + i);
+    const dev = devName("sd", (virtio ? 0 : disks.length) + i);
     changes.push({ subject: `${c.id} CD-ROM`, from: `${c.bus}${c.file ? ` with ${c.file}` : ""}`, to: `sata as ${dev}, empty`, reason: "media on the VMware host or NAS is not part of the guest; insert an ISO on KVM when needed" });
     return { sourceId: c.id, dev, bus: "sata" as const };
   });
@@ -146,8 +170,15 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
 
   const nics: PlannedNic[] = vm.nics.map((n) => {
     const network = nicNetwork(n.network, n.mac, o);
-    const model = convert ? ("virtio" as const) : ("e1000e" as const);
-    if (n.model !== model) changes.push({ subject: `${n.id} model`, from: n.model ?? "VMware default", to: model, reason: convert ? "virtio-net is KVM's fastest NIC; every Linux kernel with virtio drives it, and the conversion renames its configuration" : "e1000e has a driver in every current Linux and Windows; virtio-net needs guest conversion" });
+    const model = virtio ? ("virtio" as const) : ("e1000e" as const);
+    const nicWhy = !virtio
+      ? drivers
+        ? "e1000e has a driver in every Windows since 8 (older ones: Intel's); virtio-net needs virtio-win's netkvm"
+        : "e1000e has a driver in every current Linux and Windows; virtio-net needs guest conversion"
+      : windows
+        ? "virtio-net is KVM's fastest NIC; the first-boot script installs virtio-win's netkvm with pnputil and puts the guest's static IPv4 settings back on it, found by its MAC"
+        : "virtio-net is KVM's fastest NIC; every Linux kernel with virtio drives it, and the conversion renames its configuration";
+    if (n.model !== model) changes.push({ subject: `${n.id} model`, from: n.model ?? "VMware default", to: model, reason: nicWhy });
     changes.push({ subject: `${n.id} network`, from: n.network ?? "(none)", to: `${network.type} ${network.name}`, reason: o.macs.length || o.networks.length || o.bridges.length ? "mapped by --mac/--network/--bridge" : "the source network's name, as no mapping was given" });
     return { sourceId: n.id, mac: n.mac, model, network };
   });
@@ -163,23 +194,32 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     });
   }
   changes.push({ subject: "machine", from: `VMware virtual hardware${vm.hardwareVersion !== null ? ` ${vm.hardwareVersion}` : ""}`, to: "q35", reason: "the current QEMU machine type, with PCIe and AHCI" });
+  if (o.libvirt) {
+    const h = o.libvirt;
+    changes.push({ subject: "libvirt domain", from: "VMware", to: `type ${h.domainType}, machine ${h.machine}, on ${h.uri}, disks in pool ${h.pool}`, reason: h.domainType === "kvm" ? "the host's capabilities offer KVM and this q35 machine version" : "the host's capabilities offer no KVM (no /dev/kvm for libvirt): the guest runs under QEMU's emulation (TCG), correct but many times slower" });
+  }
 
   let conversion: TargetPlan["conversion"] = null;
   if (convert) {
     const layout = pciLayout({ nics, disks });
     const targetDev = new Map(disks.map((d) => [d.sourceId, d.dev]));
-    const devices = Object.fromEntries(deviceMap(vm.disks.map((d) => ({ bus: d.bus, targetDev: targetDev.get(d.id) ?? null }))));
+    const devices = windows ? {} : Object.fromEntries(deviceMap(vm.disks.map((d) => ({ bus: d.bus, targetDev: targetDev.get(d.id) ?? null }))));
     for (const [from, to] of Object.entries(devices)) if (from !== to) changes.push({ subject: `guest /dev/${from}`, from: `/dev/${from}`, to: `/dev/${to}`, reason: "the disk's name on virtio; the conversion rewrites it in /etc/fstab, /etc/crypttab and the grub command line (UUID= and LABEL= entries stay)" });
     const convNics = vm.nics.map((n, i) => ({ sourceId: n.id, mac: n.mac, vmwareName: n.pciSlot !== null ? vmwareNicName(n.pciSlot) : null, kvmName: guestNicName(layout.nicBus[i]!) }));
-    for (const n of convNics) changes.push(nicIdentityChange(n));
-    conversion = { devices, nics: convNics };
+    if (!windows) for (const n of convNics) changes.push(nicIdentityChange(n));
+    if (windows) changes.push({ subject: "VMware Tools", from: "installed", to: "disabled now, removed at first boot", reason: "VMware's services and drivers fail on KVM: the conversion disables them in the registry, and a first-boot script uninstalls VMware Tools" });
+    conversion = { devices, nics: convNics, virtioWin: drivers?.ok ? o.virtioWin!.path : null };
   }
-  const bootCheck = o.bootCheck ?? convert;
+  // Windows is proven up by its NIC: a guest without one has nothing to prove it with.
+  const bootCheck = o.bootCheck ?? (convert && !(windows && vm.nics.length === 0));
+  if (windows && convert && vm.nics.length === 0 && o.bootCheck === undefined) changes.push({ subject: "boot check", from: "on", to: "off", reason: "a Windows guest is proven up by its NIC on the network, and this one has none" });
+  const bootProof = windows ? ("network" as const) : ("serial-login" as const);
+  if (windows && bootCheck) changes.push({ subject: "boot check", from: "a login prompt on the serial console", to: "a DHCP request or ARP announcement from the guest's MAC, with screenshots", reason: "Windows writes nothing to a serial console: the check passes when the guest's NIC comes up on the isolated network, and fails at a blue screen (such as INACCESSIBLE_BOOT_DEVICE) with its screenshot" });
 
   return TargetPlan.parse({
     name,
     vmxPath: vm.vmxPath,
-    output: { mode: o.output, dir: o.outputDir },
+    output: { mode: o.output, dir: o.outputDir, ...(o.libvirt ? { libvirt: o.libvirt } : {}), ...(o.start ? { start: true } : {}) },
     format: o.format,
     allocation: o.allocation,
     memoryMiB: vm.memoryMiB,
@@ -196,6 +236,7 @@ export function planTarget(vm: InspectedVm, input: PlanOptions): TargetPlan {
     copyOnly: o.copyOnly,
     conversion,
     bootCheck,
+    bootProof,
     parallel: o.parallel,
     overwrite: o.overwrite,
     rateLimit: o.rateLimit,

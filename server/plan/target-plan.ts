@@ -8,8 +8,31 @@ import { Concern } from "../types";
  * wizard's Review step shows exactly it.
  */
 
-export const OutputMode = z.enum(["local", "qemu", "json"]);
+export const OutputMode = z.enum(["local", "qemu", "json", "libvirt"]);
 export type OutputMode = z.infer<typeof OutputMode>;
+
+/** A UEFI firmware the target host describes (its code and variables template). */
+export const HostFirmware = z.object({ code: z.string(), varsTemplate: z.string(), descriptor: z.string() });
+export type HostFirmware = z.infer<typeof HostFirmware>;
+
+/**
+ * -o libvirt: the daemon, the storage pool and what the host offers, read
+ * from libvirt before planning (server/libvirt) so the plan stays pure and
+ * the Review step shows the very XML that is defined.
+ */
+export const LibvirtTarget = z.object({
+  uri: z.string(),
+  pool: z.string(),
+  /** The pool's folder: volumes are written there (directory-backed pools only). */
+  poolPath: z.string(),
+  /** kvm when the host's capabilities offer it, else qemu (TCG). */
+  domainType: z.enum(["kvm", "qemu"]),
+  /** The host's q35 machine type, as libvirt names it (pc-q35-7.2). */
+  machine: z.string(),
+  /** From the host's firmware descriptors: plain UEFI and Secure Boot with Microsoft's keys (null when absent). */
+  firmware: z.object({ plain: HostFirmware.nullable(), secure: HostFirmware.nullable() }),
+});
+export type LibvirtTarget = z.infer<typeof LibvirtTarget>;
 export const TargetFormat = z.enum(["raw", "qcow2"]);
 export type TargetFormat = z.infer<typeof TargetFormat>;
 export const Allocation = z.enum(["sparse", "preallocated"]);
@@ -67,7 +90,8 @@ export const TargetPlan = z.object({
   name: z.string(),
   /** The VMX the plan was made from. */
   vmxPath: z.string(),
-  output: z.object({ mode: OutputMode, dir: z.string() }),
+  /** dir: the output folder (for -o libvirt, the pool's folder). */
+  output: z.object({ mode: OutputMode, dir: z.string(), libvirt: LibvirtTarget.optional(), start: z.boolean().optional() }),
   format: TargetFormat,
   allocation: Allocation,
   memoryMiB: z.number().int().positive(),
@@ -90,9 +114,18 @@ export const TargetPlan = z.object({
    * per NIC its MAC, the name ESXi's PCI slot gave it in the guest (ens192)
    * and the name KVM's PCI layout would give it (enp1s0).
    */
-  conversion: z.object({ devices: z.record(z.string(), z.string()), nics: z.array(ConversionNic) }).nullable(),
+  conversion: z
+    .object({
+      devices: z.record(z.string(), z.string()),
+      nics: z.array(ConversionNic),
+      /** Windows: the virtio-win tree or ISO the drivers come from; null when the guest gets emulated devices. */
+      virtioWin: z.string().nullable().default(null),
+    })
+    .nullable(),
   /** Boot the result under qemu and wait for a login prompt before finishing. */
   bootCheck: z.boolean(),
+  /** What proves the boot: a serial-console login prompt (Linux), or the guest's NIC on the network by its MAC, with screenshots (Windows has no serial console). */
+  bootProof: z.enum(["serial-login", "network"]).default("serial-login"),
   /** Copy this many disks at once. */
   parallel: z.number().int().min(1).max(16),
   overwrite: z.boolean(),
@@ -122,7 +155,12 @@ export const PlanOptions = z.object({
   overwrite: z.boolean().default(false),
   /** VMX disk ids (`scsi0:1`) to leave behind. */
   excludeDisks: z.array(z.string()).default([]),
+  /** virtio-win for Windows guests: where it is and the Windows versions it has boot drivers for (`win10/x86_64`), read at the edge by readVirtioWin. */
+  virtioWin: z.object({ path: z.string(), supports: z.array(z.string()) }).nullable().default(null),
   /** Read from the NAS at most this many bytes per second per disk (null: as fast as it goes). */
   rateLimit: z.number().int().min(1024 * 1024).nullable().default(null),
+  /** -o libvirt: what the host offers (probeLibvirt), and whether to start the guest once defined. */
+  libvirt: LibvirtTarget.optional(),
+  start: z.boolean().default(false),
 });
 export type PlanOptions = z.input<typeof PlanOptions>;

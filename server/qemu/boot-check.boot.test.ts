@@ -156,3 +156,38 @@ describe("bootCheck leaves nothing behind when it throws", () => {
     expectNothingLeft();
   });
 });
+
+describe("bootCheck's network proof (the Windows mode), on real qemu boots", () => {
+  /** A boot sector that paints the whole text screen white on blue, as a stop screen looks, then halts. */
+  function blueBootDisk(): string {
+    const disk = join(dir, "blue.img");
+    const mbr = Buffer.alloc(512);
+    // mov ax,0xB800; mov es,ax; xor di,di; mov ax,0x1F20; mov cx,2000; rep stosw; cli; hlt; jmp $-3
+    Buffer.from([0xb8, 0x00, 0xb8, 0x8e, 0xc0, 0x31, 0xff, 0xb8, 0x20, 0x1f, 0xb9, 0xd0, 0x07, 0xf3, 0xab, 0xfa, 0xf4, 0xeb, 0xfd]).copy(mbr);
+    mbr.writeUInt16LE(0xaa55, 510);
+    writeFileSync(disk, Buffer.concat([mbr, Buffer.alloc(1024 * 1024 - 512)]));
+    return disk;
+  }
+
+  it("a blue screen ends the check as a failure, with that screenshot", async () => {
+    const shot = join(dir, "blue-screen.png");
+    const r = await bootCheck(options("bios", { disks: [{ path: blueBootDisk(), format: "raw", bus: "sata", pciBus: null }], proof: "network", shotEveryMs: 3000, timeoutMs: 120_000, screenshot: shot }));
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatch(/^the guest stopped with a blue screen \(a Windows stop error, classic blue/);
+    expect(r.seconds).toBeLessThan(100);
+    expect(r.screenshot).toBe(true);
+    expect(readFileSync(shot).subarray(1, 4).toString()).toBe("PNG");
+    expect(r.screenshots.at(-1)!.blue).toBe(true);
+    expect(r.screenshots.at(-1)!.png).toMatch(/^data:image\/png;base64,/);
+    expectNothingLeft();
+  }, 240_000);
+
+  it("a guest whose NIC never speaks fails at the limit, naming its MAC, with screenshots along the way (no network boot ROM: iPXE's DHCP must not pass for the guest's)", async () => {
+    const r = await bootCheck(options("bios", { proof: "network", shotEveryMs: 4000, timeoutMs: 25_000, screenEveryMs: 600_000 }));
+    expect(r.ok).toBe(false);
+    expect(r.failure).toBe("no DHCP request or address announcement from the guest's NICs (52:54:00:aa:bb:01) within 25 s");
+    expect(r.screenshots.length).toBeGreaterThanOrEqual(3);
+    expect(r.screenshots.some((s) => s.blue)).toBe(false);
+    expectNothingLeft();
+  }, 240_000);
+});

@@ -8,10 +8,12 @@ import { probeAccel, type Accel } from "./accel";
 import { consoleText, describeFailure, judgeConsole, startedBootEntry, type ConsoleVerdict } from "./console";
 import { diskDevice, nicDevice, rootPortDevices } from "./devices";
 import { ovmfFirmware, type OvmfFirmware } from "./ovmf";
-import { macEvidence } from "./pcap";
-import { ppmToPng } from "./png";
+import { macEvidence, type MacEvidence } from "./pcap";
+import { imageToPng, ppmToPng } from "./png";
 import { freePort, knock, staticNet } from "./static-probe";
 import { VGA_TEXT_ADDRESS, VGA_TEXT_BYTES, vgaTextLines } from "./vga-text";
+import { parsePpm, thumbnail } from "./image";
+import { judgeBlueScreen, judgeNetworkUp } from "./windows-boot";
 
 /**
  * The boot check: boot the converted disks under qemu with the target's
@@ -72,6 +74,23 @@ export interface BootCheckOptions {
   tmpDir?: string;
   /** BIOS: how often the VGA text screen is read, in ms (default 3000). */
   screenEveryMs?: number;
+  /**
+   * What proves the boot: a login prompt on the serial console (Linux), or,
+   * for a guest without one (Windows), its NIC's DHCP request or ARP
+   * announcement by MAC, with screenshots taken as it boots and a blue
+   * screen ending the check as a failure.
+   */
+  proof?: "serial-login" | "network";
+  /** Network proof: how often the screen is looked at for a blue screen, in ms (default 10000). */
+  shotEveryMs?: number;
+}
+
+/** A screenshot taken while the guest booted (network proof), small enough for the job page. */
+export interface BootScreenshot {
+  seconds: number;
+  /** A PNG data URL. */
+  png: string;
+  blue: boolean;
 }
 
 export interface BootCheckNic {
@@ -102,7 +121,12 @@ export interface BootCheckResult {
   bootEntry: string | null;
   /** BIOS: the VGA text screen as last read (25 lines), or null when it was not read. */
   screen: string[] | null;
+  /** Network proof: screenshots along the boot (the last one is the end's, a blue screen if there was one). */
+  screenshots: BootScreenshot[];
 }
+
+/** Keep the first and the latest screenshots when there are too many. */
+const MAX_SHOTS = 12;
 
 export function defaultBootTimeoutMs(accel: Accel["kind"]): number {
   return accel === "kvm" ? 180_000 : 600_000;
@@ -144,7 +168,8 @@ export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSock
     const probe = n.staticAddress ? staticNet(n.staticAddress) : null;
     const port = probePorts[i];
     const subnet = probe && port ? `,${probe.netdev},hostfwd=tcp:127.0.0.1:${port}-${probe.address}:22` : "";
-    args.push("-netdev", `user,id=net${i},restrict=on${subnet}`, "-device", nicDevice({ ...n, mac: n.mac ?? defaultMac(i) }, `net${i}`, n.pciBus));
+    // Network proof: no network boot ROM, or the firmware's own DHCP (iPXE) would pass for the guest's.
+    args.push("-netdev", `user,id=net${i},restrict=on${subnet}`, "-device", `${nicDevice({ ...n, mac: n.mac ?? defaultMac(i) }, `net${i}`, n.pciBus)}${o.proof === "network" ? ",romfile=" : ""}`);
     args.push("-object", `filter-dump,id=dump${i},netdev=net${i},file=${opt(join(pcapDir, `nic${i}.pcap`))}`);
   });
   return args;
@@ -275,6 +300,40 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
     let bootEntry: string | null = null;
     const screenEvery = o.screenEveryMs ?? 3000;
     let nextScreen = performance.now() + screenEvery;
+    const network = o.proof === "network";
+    const shotEvery = o.shotEveryMs ?? 10_000;
+    let nextShot = performance.now() + shotEvery;
+    const screenshots: BootScreenshot[] = [];
+    let finalTaken = false;
+    let nextNet = 0;
+    /** What each NIC's capture shows so far, by source MAC (read every 2 s: the files grow). */
+    const nicEvidence = () => {
+      const all = new Map<string, MacEvidence>();
+      if (performance.now() < nextNet) return all;
+      nextNet = performance.now() + 2000;
+      o.nics.forEach((_, i) => {
+        const p = join(work, `nic${i}.pcap`);
+        if (existsSync(p)) for (const [m, e] of macEvidence(readFileSync(p))) all.set(m, e);
+      });
+      return all;
+    };
+    /** A screendump through QMP: the image, kept as the final screenshot when asked. */
+    const shoot = async (final: boolean) => {
+      const ppm = join(work, "shot.ppm");
+      rmSync(ppm, { force: true });
+      await qmp(qmpSocket, [{ execute: "screendump", arguments: { filename: ppm } }], 10_000);
+      if (!existsSync(ppm)) return null;
+      const bytes = readFileSync(ppm);
+      const img = parsePpm(bytes);
+      const blue = judgeBlueScreen(img);
+      screenshots.push({ seconds: Math.round((performance.now() - started) / 1000), png: `data:image/png;base64,${imageToPng(thumbnail(img, 320)).toString("base64")}`, blue: blue.blue });
+      if (screenshots.length > MAX_SHOTS) screenshots.splice(1, 1);
+      if (final) {
+        writeFileSync(o.screenshot, imageToPng(img));
+        finalTaken = true;
+      }
+      return blue;
+    };
     while (true) {
       if (o.signal?.aborted) throw new FerryError({ code: "pipeline.cancelled", message: "the conversion was cancelled", file: null, hint: null });
       await new Promise((r) => setTimeout(r, 250));
@@ -283,6 +342,33 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       text = consoleText(text + chunk.text).slice(-200_000);
       // Remembered as it goes by: a chatty kernel can push OVMF's lines out of the kept text.
       if (o.firmware === "uefi") bootEntry = startedBootEntry(text) ?? bootEntry;
+      if (network) {
+        // No console to read: the guest's NICs speak for it, the screen shows a stop error.
+        const proof = judgeNetworkUp(nicEvidence(), o.nics.map((n, i) => ({ mac: n.mac ?? defaultMac(i), staticAddress: n.staticAddress })));
+        if (proof) {
+          verdict = { state: "booted", line: `${proof.mac} ${proof.how}` };
+          break;
+        }
+        if (!exited && performance.now() >= nextShot) {
+          nextShot = performance.now() + shotEvery;
+          const blue = await shoot(false).catch(() => null);
+          if (blue?.blue) {
+            await shoot(true).catch(() => undefined);
+            verdict = { state: "failed", line: null };
+            failure = `the guest stopped with a blue screen (a Windows stop error, ${blue.colour}; the screenshot shows its stop code: INACCESSIBLE_BOOT_DEVICE means Windows found no driver for its boot disk)`;
+            break;
+          }
+        }
+        if (exited) {
+          failure = `the guest stopped before its network came up: ${exited}`;
+          break;
+        }
+        if (performance.now() - started > timeoutMs) {
+          failure = `no DHCP request or address announcement from the guest's NICs (${o.nics.map((n, i) => n.mac ?? defaultMac(i)).join(", ") || "none"}) within ${Math.round(timeoutMs / 1000)} s`;
+          break;
+        }
+        continue;
+      }
       verdict = judgeConsole(text);
       if (verdict.state === "booted") break;
       if (verdict.state === "failed") {
@@ -320,7 +406,8 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       await Promise.all(probePorts.map((p) => (p ? knock(p) : Promise.resolve())));
       await new Promise((r) => setTimeout(r, 500));
     }
-    if (!exited) {
+    if (!exited && network && !finalTaken) await shoot(true).catch((e: Error) => o.log?.(`no screenshot: ${e.message}`));
+    if (!exited && !network) {
       try {
         const ppm = join(work, "screen.ppm");
         await qmp(qmpSocket, [{ execute: "screendump", arguments: { filename: ppm } }]);
@@ -331,8 +418,8 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       } catch (e) {
         o.log?.(`no screenshot: ${(e as Error).message}`);
       }
-      await qmp(qmpSocket, [{ execute: "quit" }], 5000).catch(() => undefined);
     }
+    if (!exited) await qmp(qmpSocket, [{ execute: "quit" }], 5000).catch(() => undefined);
     await gone(proc, 3000);
     const nics = o.nics.map((n, i): BootCheckNic => {
       const mac = (n.mac ?? defaultMac(i)).toLowerCase();
@@ -350,11 +437,12 @@ export async function bootCheck(o: BootCheckOptions): Promise<BootCheckResult> {
       failure,
       lastLines: fromScreen ? screenLines : lines.slice(-15),
       dhcpFrom: [...new Set(nics.filter((n) => n.dhcp).map((n) => n.mac))],
-      screenshot,
+      screenshot: screenshot || finalTaken,
       nics,
       firmware: { kind: o.firmware, secureBoot, varsFromGuest: o.firmware === "uefi" && o.uefiVars !== undefined },
       bootEntry,
       screen,
+      screenshots,
     };
   } finally {
     if (child) {

@@ -40,18 +40,21 @@ const PAIRS = {
   ],
 } as const;
 
+/** A code file and its variables template, with what qemu needs to run them. */
+export function ovmfPair(code: string, varsTemplate: string, secureBoot: boolean): OvmfFirmware {
+  return {
+    code,
+    varsTemplate,
+    secureBoot,
+    machineOptions: secureBoot ? ["smm=on"] : [],
+    args: secureBoot ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : [],
+  };
+}
+
 export function ovmfFirmware(secureBoot: boolean, dir = OVMF_DIR): OvmfFirmware {
   const pairs = PAIRS[secureBoot ? "secure" : "plain"];
   for (const [code, vars] of pairs) {
-    if (existsSync(join(dir, code)) && existsSync(join(dir, vars))) {
-      return {
-        code: join(dir, code),
-        varsTemplate: join(dir, vars),
-        secureBoot,
-        machineOptions: secureBoot ? ["smm=on"] : [],
-        args: secureBoot ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : [],
-      };
-    }
+    if (existsSync(join(dir, code)) && existsSync(join(dir, vars))) return ovmfPair(join(dir, code), join(dir, vars), secureBoot);
   }
   const [code, vars] = pairs[0];
   const missing = [code, vars].map((f) => join(dir, f)).filter((p) => !existsSync(p));

@@ -1,5 +1,5 @@
 import { deflateSync } from "node:zlib";
-import { FerryError } from "../errors";
+import { parsePpm, type Image } from "./image";
 
 /**
  * qemu's screendump writes PPM (P6); browsers show PNG. A PNG encoder is
@@ -27,31 +27,19 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([head, data, crc]);
 }
 
-export function ppmToPng(ppm: Buffer): Buffer {
-  // Header: P6, width, height, maxval, each separated by whitespace (comments allowed).
-  const tokens: string[] = [];
-  let p = 0;
-  while (tokens.length < 4 && p < ppm.length) {
-    while (p < ppm.length && /\s/.test(String.fromCharCode(ppm[p]!))) p++;
-    if (ppm[p] === 0x23) {
-      while (p < ppm.length && ppm[p] !== 0x0a) p++;
-      continue;
-    }
-    let t = "";
-    while (p < ppm.length && !/\s/.test(String.fromCharCode(ppm[p]!))) t += String.fromCharCode(ppm[p++]!);
-    tokens.push(t);
-  }
-  p++; // the single whitespace after maxval
-  const [magic, w, h, max] = [tokens[0], Number(tokens[1]), Number(tokens[2]), Number(tokens[3])];
-  if (magic !== "P6" || !(w > 0) || !(h > 0) || max !== 255 || ppm.length - p < w * h * 3) {
-    throw new FerryError({ code: "png.ppm", message: "the screenshot is not an 8-bit P6 PPM image", file: null, hint: null });
-  }
+/** An image as PNG: RGB rows, filter 0, one zlib stream. */
+export function imageToPng(img: Image): Buffer {
+  const { width: w, height: h, rgb } = img;
   const raw = Buffer.alloc((w * 3 + 1) * h);
-  for (let y = 0; y < h; y++) ppm.copy(raw, y * (w * 3 + 1) + 1, p + y * w * 3, p + (y + 1) * w * 3);
+  for (let y = 0; y < h; y++) rgb.copy(raw, y * (w * 3 + 1) + 1, y * w * 3, (y + 1) * w * 3);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);
   ihdr[8] = 8;
   ihdr[9] = 2;
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+}
+
+export function ppmToPng(ppm: Buffer): Buffer {
+  return imageToPng(parsePpm(ppm));
 }

@@ -41,10 +41,23 @@ export const Share = z
   .refine((s) => s.kind !== "ssh" || s.datastores.length === 0, { message: "datastores map ESXi paths to local folders; an ssh share reads them on the server", path: ["datastores"] });
 export type Share = z.infer<typeof Share>;
 
-export const OutputTarget = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/),
-  path: absolute,
-});
+const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/);
+
+/** A folder the guests are written to (-o local|qemu|json). */
+export const FolderTarget = z.object({ name: targetName, kind: z.literal("folder").optional(), path: absolute });
+
+/** A libvirt storage pool the guests' disks go into, the guests defined in that libvirt (-o libvirt). */
+export const LibvirtOutputTarget = z
+  .object({
+    name: targetName,
+    kind: z.literal("libvirt"),
+    uri: z.string().regex(/^[a-z0-9+]+:\/\/[^\s]*$/, "a libvirt URI such as qemu:///system").default("qemu:///system"),
+    pool: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, "a storage pool's name"),
+  })
+  .strict();
+
+/** An output target; without a kind it is a folder, as before libvirt targets existed. */
+export const OutputTarget = z.discriminatedUnion("kind", [FolderTarget, LibvirtOutputTarget]);
 export type OutputTarget = z.infer<typeof OutputTarget>;
 
 export const FerryConfig = z.object({
@@ -61,6 +74,16 @@ export const FerryConfig = z.object({
   tls: z.object({ cert: absolute, key: absolute }).nullable(),
   /** Plain HTTP instead of HTTPS: only behind a TLS proxy. */
   plainHttp: z.boolean(),
+  /** PostgreSQL shared by several conversion hosts (postgresql://...); null: SQLite in the data folder, one host. */
+  databaseUrl: z.string().nullable(),
+  /** Jobs running at once across every host; null: only each host's concurrency bounds them. */
+  globalLimit: z.number().int().min(1).max(10_000).nullable(),
+  /** How long a job's claim holds without its worker's heartbeat (the worker renews it every quarter of that). */
+  leaseSeconds: z.number().int().min(1).max(3600),
+  /** Where this host's worker keeps overlays (host-local scratch space). */
+  overlayDir: absolute,
+  /** virtio-win's drivers for Windows guests (an unpacked tree, as Fedora/RHEL's virtio-win package installs in /usr/share/virtio-win); null: Windows guests get SATA and e1000e. */
+  virtioWin: absolute.nullable().optional(),
 });
 export type FerryConfig = z.infer<typeof FerryConfig>;
 
@@ -73,6 +96,11 @@ const FileConfig = z.object({
   trustedProxies: z.array(TrustedProxy).optional(),
   tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
   plainHttp: z.boolean().optional(),
+  databaseUrl: z.string().optional(),
+  globalLimit: z.number().int().optional(),
+  leaseSeconds: z.number().int().optional(),
+  overlayDir: z.string().optional(),
+  virtioWin: z.string().optional(),
 }).strict();
 
 function invalid(file: string, issues: z.core.$ZodIssue[]): FerryError {
@@ -116,6 +144,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Relative certificate paths are relative to the configuration file.
     tls: fromFile.tls ? { cert: resolve(dirname(file), fromFile.tls.cert), key: resolve(dirname(file), fromFile.tls.key) } : null,
     plainHttp: env.FERRY_PLAIN_HTTP === "1" || (fromFile.plainHttp ?? false),
+    databaseUrl: env.FERRY_DATABASE_URL || fromFile.databaseUrl || null,
+    globalLimit: intFromEnv(env, "FERRY_GLOBAL_LIMIT") ?? fromFile.globalLimit ?? null,
+    leaseSeconds: intFromEnv(env, "FERRY_LEASE_SECONDS") ?? fromFile.leaseSeconds ?? 30,
+    overlayDir: env.FERRY_OVERLAY_DIR ? resolve(cwd, env.FERRY_OVERLAY_DIR) : fromFile.overlayDir ? resolve(dirname(file), fromFile.overlayDir) : join(base, "overlays"),
+    // A relative path is relative to the configuration file.
+    virtioWin: env.FERRY_VIRTIO_WIN ? resolve(cwd, env.FERRY_VIRTIO_WIN) : fromFile.virtioWin ? resolve(dirname(file), fromFile.virtioWin) : null,
   };
   const parsed = FerryConfig.safeParse(config);
   if (!parsed.success) throw invalid(existsSync(file) ? file : "(environment)", parsed.error.issues);
@@ -130,6 +164,6 @@ export function findShare(config: Pick<FerryConfig, "shares">, name: string): Sh
 
 export function findOutput(config: Pick<FerryConfig, "outputs">, name: string | undefined): OutputTarget {
   const o = name === undefined ? config.outputs[0] : config.outputs.find((x) => x.name === name);
-  if (!o) throw new FerryError({ code: "output.unknown", message: `no output folder named "${name}"`, file: null, hint: `configured output folders: ${config.outputs.map((x) => x.name).join(", ")}` });
+  if (!o) throw new FerryError({ code: "output.unknown", message: `no output target named "${name}"`, file: null, hint: `configured output targets: ${config.outputs.map((x) => x.name).join(", ")}` });
   return o;
 }

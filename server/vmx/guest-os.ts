@@ -82,3 +82,17 @@ export function guestOsFromId(raw: string | null): GuestOs {
   }
   return { id: raw, family: "unknown", osinfo: null, arch: null };
 }
+
+const WINDOWS_NAMES: Record<string, string> = {
+  "win3.1": "Windows 3.1", win95: "Windows 95", win98: "Windows 98", winme: "Windows ME", "winnt4.0": "Windows NT 4.0", win2k: "Windows 2000",
+  winxp: "Windows XP", win2k3: "Windows Server 2003", winvista: "Windows Vista", win2k8: "Windows Server 2008", win7: "Windows 7",
+  win2k8r2: "Windows Server 2008 R2", win8: "Windows 8", win2k12: "Windows Server 2012", win10: "Windows 10", win2k16: "Windows Server 2016",
+  win2k19: "Windows Server 2019", win2k22: "Windows Server 2022", win2k25: "Windows Server 2025", win11: "Windows 11",
+};
+
+/** What the VMX says the guest is, for people: "Windows 10, 64-bit"; null when it does not name a Windows version. */
+export function windowsVersionName(os: GuestOs): string | null {
+  if (os.family !== "windows" || !os.osinfo) return null;
+  const name = WINDOWS_NAMES[os.osinfo];
+  return name ? `${name}${os.arch ? `, ${os.arch === "x86_64" ? "64-bit" : "32-bit"}` : ""}` : null;
+}

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import type { ConversionReport, LinuxConversionReport } from "../../server/convert/guest";
 import { inspectGuest } from "../../server/input/inspect-guest";
 import { runPipeline, type PipelineEvent } from "../../server/pipeline";
 import { planTarget, type PlanOptions } from "../../server/plan";
@@ -63,4 +64,10 @@ export function nicReport(console: string): Record<string, { mac: string; addr: 
   const out: Record<string, { mac: string; addr: string } | "absent"> = {};
   for (const m of console.matchAll(/ferry-nic: (\S+) (?:mac=(\S+) addr=(\S+)|absent)/g)) out[m[1]!] = m[2] ? { mac: m[2], addr: m[3]! } : "absent";
   return out;
+}
+
+/** A Linux guest's conversion report (fails the test if the report is another family's). */
+export function asLinux(report: ConversionReport): LinuxConversionReport {
+  if (report.family !== "linux") throw new Error(`expected a Linux conversion report, got ${report.family}`);
+  return report;
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { linuxGuest, type LinuxGuest } from "../fixtures/linux-guest";
 import { fingerprint } from "../fixtures/fingerprint";
-import { eventOf, guestText, nicReport, run, vmxMacs, type Run } from "./helpers";
+import { eventOf, guestText, nicReport, run, vmxMacs, type Run, asLinux } from "./helpers";
 
 /**
  * Three NICs as ESXi lays them out (vmxnet3 in slot 192, e1000e in 224,
@@ -39,7 +39,7 @@ describe("the multi-NIC guest (ifupdown)", () => {
 
   it("pairs each NIC by ESXi's slot name, never by the order the configuration lists them, and pins each to its MAC", () => {
     expect(macs).toHaveLength(3);
-    const nics = eventOf(r, "conversion").report.nics;
+    const nics = asLinux(eventOf(r, "conversion").report).nics;
     expect(nics.map((n) => [n.sourceId, n.mac, n.guestName, n.pairedBy, n.approach, n.kvmName])).toEqual([
       ["ethernet0", macs[0], "ens192", "pci-slot", "pinned", "ens192"],
       ["ethernet1", macs[1], "ens224", "pci-slot", "pinned", "ens224"],

@@ -6,7 +6,7 @@ import { hostDecompress } from "../../server/convert/inspect";
 import { listInitramfs } from "../../server/convert/initramfs";
 import { linuxGuest, type LinuxGuest } from "../fixtures/linux-guest";
 import { fingerprint } from "../fixtures/fingerprint";
-import { eventOf, nicReport, run, vmxMacs, type Run } from "./helpers";
+import { eventOf, nicReport, run, vmxMacs, type Run, asLinux } from "./helpers";
 import { spawnSync } from "node:child_process";
 
 /**
@@ -55,7 +55,7 @@ describe("the RHEL-shaped guest (dracut, LVM, XFS, separate /boot, NetworkManage
   });
 
   it("rebuilt the initramfs with dracut (what the guest has), with the virtio drivers, and removed LVM's devices file", () => {
-    const c = eventOf(r, "conversion").report;
+    const c = asLinux(eventOf(r, "conversion").report);
     expect(c.initramfs).toMatchObject({ tool: "dracut", rebuilt: true, added: expect.arrayContaining(["virtio_blk", "virtio_pci"]) });
     expect(c.lvmDevicesRemoved).toContain("/etc/lvm/devices/system.devices");
     expect(c.remapped).toContainEqual({ file: "/etc/fstab", from: "/dev/sda1", to: "/dev/vda1" });
@@ -68,7 +68,7 @@ describe("the RHEL-shaped guest (dracut, LVM, XFS, separate /boot, NetworkManage
   });
 
   it("keeps each NIC's name, pinned to its MAC, and its NetworkManager addresses on the right NIC", () => {
-    const nics = eventOf(r, "conversion").report.nics;
+    const nics = asLinux(eventOf(r, "conversion").report).nics;
     expect(nics.map((n) => [n.guestName, n.approach])).toEqual([["ens192", "pinned"], ["ens224", "pinned"], ["ens256", "pinned"]]);
     const boot = eventOf(r, "boot");
     expect(boot.nics![0]).toMatchObject({ mac: macs[0], addresses: expect.arrayContaining(["192.168.50.10"]) });

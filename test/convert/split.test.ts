@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { PipelineEvent } from "../../server/pipeline";
 import { debianGuests, type DebianGuests } from "../fixtures/linux-guest";
 import { fingerprint } from "../fixtures/fingerprint";
-import { guestText, run, validateXml } from "./helpers";
+import { guestText, run, validateXml, asLinux } from "./helpers";
 
 /**
  * The split guest: 2 GB extents (twoGbMaxExtentSparse) and a data disk on a
@@ -27,7 +27,7 @@ describe("the split Debian guest (two disks on two controllers)", () => {
     expect(readdirSync(out).sort()).toEqual(["debian12-split-console.log", "debian12-split-screen.png", "debian12-split-vda", "debian12-split-vdb", "debian12-split.xml"]);
     expect(guestText(join(out, "debian12-split-vda"), "/etc/fstab")).toBe("/dev/vda1\t/\text4\terrors=remount-ro\t0\t1\n/dev/vdb1\t/data\text4\tdefaults\t0\t2\n");
     expect(guestText(join(out, "debian12-split-vdb"), "/hello.txt")).toBe("ferry test data\n");
-    const conversion = r.events.find((e): e is Extract<PipelineEvent, { type: "conversion" }> => e.type === "conversion")!.report;
+    const conversion = asLinux(r.events.find((e): e is Extract<PipelineEvent, { type: "conversion" }> => e.type === "conversion")!.report);
     expect(conversion.remapped.map((x) => `${x.from} → ${x.to}`)).toEqual(["/dev/sda1 → /dev/vda1", "/dev/sdb1 → /dev/vdb1"]);
     const boot = r.events.find((e): e is Extract<PipelineEvent, { type: "boot" }> => e.type === "boot")!;
     expect(boot.ok).toBe(true);

@@ -9,7 +9,7 @@ import { hostDecompress } from "../../server/convert/inspect";
 import { listInitramfs } from "../../server/convert/initramfs";
 import { debianGuests, type DebianGuests } from "../fixtures/linux-guest";
 import { fingerprint } from "../fixtures/fingerprint";
-import { guestFile, guestText, run } from "./helpers";
+import { guestFile, guestText, run, asLinux } from "./helpers";
 
 /**
  * The "strict" guest: like many real VMware guests its initramfs holds only
@@ -53,7 +53,7 @@ describe("the strict Debian guest", () => {
     const before = fingerprint(dirname(guests.strict));
     const r = await run(guests.strict, { outputDir: out });
     expect(r.error).toBeNull();
-    const conversion = r.events.find((e): e is Extract<PipelineEvent, { type: "conversion" }> => e.type === "conversion")!.report;
+    const conversion = asLinux(r.events.find((e): e is Extract<PipelineEvent, { type: "conversion" }> => e.type === "conversion")!.report);
     expect(conversion.initramfs.rebuilt).toBe(true);
     expect(conversion.initramfs.added).toEqual(expect.arrayContaining(["virtio_blk", "virtio_pci"]));
     const disk = join(out, "debian12-strict-vda");

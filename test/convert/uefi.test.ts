@@ -9,7 +9,7 @@ import { bootCheck } from "../../server/qemu/boot-check";
 import { readBootEntries } from "../../server/qemu/ovmf-vars";
 import { linuxGuest, type LinuxGuest } from "../fixtures/linux-guest";
 import { fingerprint } from "../fixtures/fingerprint";
-import { eventOf, nicReport, run, vmxMacs, type Run } from "./helpers";
+import { eventOf, nicReport, run, vmxMacs, type Run, asLinux } from "./helpers";
 
 /**
  * The UEFI guest: GPT with an ESP holding Debian's signed shim and grub in
@@ -46,7 +46,7 @@ describe("the UEFI guest (GPT, ESP without a fallback loader, netplan)", () => {
   });
 
   it("installs the fallback loader from the guest's own shim and grub, and records the entry", () => {
-    const u = eventOf(r, "conversion").report.uefi!;
+    const u = asLinux(eventOf(r, "conversion").report).uefi!;
     expect(u).toMatchObject({ mountpoint: "/boot/efi", loader: "\\EFI\\debian\\shimx64.efi", fallback: "installed" });
     expect(u.fallbackFiles).toEqual(expect.arrayContaining(["\\EFI\\BOOT\\BOOTX64.EFI", "\\EFI\\BOOT\\grubx64.efi"]));
     expect(u.bootEntry).toMatchObject({ description: "debian", path: "\\EFI\\debian\\shimx64.efi", partition: { number: 1 } });

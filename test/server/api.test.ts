@@ -279,10 +279,12 @@ describe("API", () => {
     const h = await client.system.health.query();
     expect(h.qemuImg.ok).toBe(true);
     expect(h.qemuImg.formats).toContain("vmdk");
-    expect(h.outputs[0]).toMatchObject({ name: "kvm", path: join(root, "out") });
+    expect(h.outputs[0]).toMatchObject({ name: "kvm", kind: "folder", where: join(root, "out"), error: null });
     expect(h.outputs[0]!.freeBytes).toBeGreaterThan(0);
     // Which accelerator conversions and boot checks get, found by starting qemu, and why.
     expect(["kvm", "tcg"]).toContain(h.kvm.accel);
     expect(h.kvm.reason.length).toBeGreaterThan(3);
+    // No virtio-win configured: the wizard says Windows guests get SATA and e1000e.
+    expect(h.virtioWin).toEqual({ path: null, supports: [], error: null });
   });
 });

@@ -145,13 +145,13 @@ describe("npm start's server", () => {
     }
     // Another user, the same address, a malformed cookie present: signs in; the audit log has the socket's address.
     const db = (await import("better-sqlite3")).default;
-    const store = new (await import("../../server/auth")).AuthStore(join(dataDir, "ferry.db"));
-    store.addUser("olga", "operator", "olga's password");
+    const store = new (await import("../../server/auth")).SqliteAuthStore(join(dataDir, "ferry.db"));
+    await store.addUser("olga", "operator", "olga's password");
     const olga = await login(s.port, "olga", "olga's password", { cookie: "ferry_session=%E0%A4%A; theme=%zz", "x-forwarded-for": "10.9.9.9" });
     expect(olga.status, olga.body).toBe(200);
     const rows = new db(join(dataDir, "ferry.db"), { readonly: true }).prepare("SELECT DISTINCT address FROM audit").all();
     expect(rows).toEqual([{ address: "127.0.0.1" }]);
-    store.close();
+    await store.close();
   }, 240_000);
 
   it("plain HTTP only when asked, with a cookie that is not Secure; a bad certificate stops the start with the file at fault", async () => {

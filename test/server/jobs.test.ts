@@ -29,9 +29,9 @@ const config = (over: Partial<FerryConfig> = {}) => ({
   ...over,
 });
 
-const wait = async (what: string, cond: () => boolean, ms = 60_000) => {
+const wait = async (what: string, cond: () => boolean | Promise<boolean>, ms = 60_000) => {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -54,40 +54,23 @@ function fresh(name: string, over: Partial<FerryConfig> = {}): { store: JobStore
   return { store, worker };
 }
 
-describe("job store", () => {
-  it("keeps jobs and their events in order", () => {
-    const store = new SqliteJobStore(":memory:");
-    const j = store.create({ share: "a", relPath: "x/x.vmx", options, copyOnly: true });
-    expect(j).toMatchObject({ state: "queued", copyOnly: true, startedAt: null, outputs: [] });
-    expect(store.appendEvent(j.id, { type: "log", t: 0, message: "one" })).toBe(1);
-    expect(store.appendEvent(j.id, { type: "log", t: 0.1, message: "two" })).toBe(2);
-    expect(store.events(j.id, 1).map((e) => e.seq)).toEqual([2]);
-    expect(store.activeFor("a", "x/x.vmx")?.id).toBe(j.id);
-    expect(store.claimNext({ global: 1, perShare: 1 }, 123)).toMatchObject({ id: j.id, state: "running" });
-    expect(store.claimNext({ global: 5, perShare: 5 }, 123)).toBeNull();
-    store.finish(j.id, "succeeded", { outputs: [] });
-    expect(store.get(j.id)!.state).toBe("succeeded");
-    expect(store.activeFor("a", "x/x.vmx")).toBeNull();
-  });
-});
-
 describe("worker", () => {
   it("runs a job queued → running → succeeded, with its event log and outputs", async () => {
     const { store, worker } = fresh("life");
-    const job = store.create({ share: "a", relPath: rel(shareA, small), options, copyOnly: true });
+    const job = await store.create({ share: "a", relPath: rel(shareA, small), options, copyOnly: true });
     const states = new Set<string>();
     worker.start();
-    await wait("the job to finish", () => {
-      const s = store.get(job.id)!.state;
+    await wait("the job to finish", async () => {
+      const s = (await store.get(job.id))!.state;
       states.add(s);
       return s === "succeeded" || s === "failed";
     });
     await worker.stop();
-    const done = store.get(job.id)!;
+    const done = (await store.get(job.id))!;
     expect(done.state).toBe("succeeded");
     expect(states.has("running")).toBe(true);
     expect(done.outputs.map((f) => f.path)).toEqual([join(out, "small-sda"), join(out, "small.xml")]);
-    const events = store.events(job.id).map((e) => e.event);
+    const events = (await store.events(job.id)).map((e) => e.event);
     expect(events.filter((e) => e.type === "warning").map((e) => (e as { code: string }).code)).toContain("pipeline.copy-only");
     expect(events.at(-1)).toMatchObject({ type: "result" });
     expect(existsSync(worker.overlayDir(job.id))).toBe(false);
@@ -97,51 +80,51 @@ describe("worker", () => {
     mkdirSync(join(shareA, "bad"), { recursive: true });
     writeFileSync(join(shareA, "bad", "bad.vmx"), "KDMV....");
     const { store, worker } = fresh("bad");
-    const job = store.create({ share: "a", relPath: "bad/bad.vmx", options, copyOnly: true });
+    const job = await store.create({ share: "a", relPath: "bad/bad.vmx", options, copyOnly: true });
     worker.start();
-    await wait("the job to fail", () => store.get(job.id)!.state === "failed");
+    await wait("the job to fail", async () => (await store.get(job.id))!.state === "failed");
     await worker.stop();
-    expect(store.get(job.id)!.error).toMatchObject({ code: "vmx.is-vmdk" });
-    expect(store.events(job.id).at(-1)!.event).toMatchObject({ type: "error", code: "vmx.is-vmdk" });
+    expect((await store.get(job.id))!.error).toMatchObject({ code: "vmx.is-vmdk" });
+    expect((await store.events(job.id)).at(-1)!.event).toMatchObject({ type: "error", code: "vmx.is-vmdk" });
   });
 
   it("cancels a running job mid-copy and leaves nothing behind", async () => {
     const { store, worker } = fresh("cancel");
-    const job = store.create({ share: "a", relPath: rel(shareA, bigA), options, copyOnly: true });
+    const job = await store.create({ share: "a", relPath: rel(shareA, bigA), options, copyOnly: true });
     worker.start();
-    await wait("copy progress", () => store.events(job.id).some((e) => e.event.type === "progress" && e.event.bytesDone > 0));
-    worker.cancel(job.id);
-    await wait("the job to be cancelled", () => store.get(job.id)!.state === "cancelled");
+    await wait("copy progress", async () => (await store.events(job.id)).some((e) => e.event.type === "progress" && e.event.bytesDone > 0));
+    await worker.cancel(job.id);
+    await wait("the job to be cancelled", async () => (await store.get(job.id))!.state === "cancelled");
     await worker.stop();
-    expect(store.get(job.id)!.error).toMatchObject({ code: "pipeline.cancelled" });
+    expect((await store.get(job.id))!.error).toMatchObject({ code: "pipeline.cancelled" });
     expect(readdirSync(out).filter((f) => f.startsWith("big-a") || f.startsWith(".ferry-big-a"))).toEqual([]);
   });
 
-  it("cancels a queued job at once", () => {
+  it("cancels a queued job at once", async () => {
     const { store, worker } = fresh("cancel-queued");
-    const job = store.create({ share: "a", relPath: rel(shareA, small), options, copyOnly: true });
-    expect(worker.cancel(job.id)!.state).toBe("cancelled");
+    const job = await store.create({ share: "a", relPath: rel(shareA, small), options, copyOnly: true });
+    expect((await worker.cancel(job.id))!.state).toBe("cancelled");
   });
 
   it("keeps two jobs on one share to the per-share limit, while another share runs", async () => {
     const { store, worker } = fresh("limit", { concurrency: 2, perShareLimit: 1 });
-    const first = store.create({ share: "a", relPath: rel(shareA, bigA2), options, copyOnly: true });
-    const second = store.create({ share: "a", relPath: rel(shareA, small), options, copyOnly: true });
-    const other = store.create({ share: "b", relPath: rel(shareB, smallB), options, copyOnly: true });
+    const first = await store.create({ share: "a", relPath: rel(shareA, bigA2), options, copyOnly: true });
+    const second = await store.create({ share: "a", relPath: rel(shareA, small), options, copyOnly: true });
+    const other = await store.create({ share: "b", relPath: rel(shareB, smallB), options, copyOnly: true });
     worker.start();
     let overlap = false;
     let otherRanWhileFirstRan = false;
-    await wait("all three jobs", () => {
-      const [a, b, c] = [first, second, other].map((j) => store.get(j.id)!.state);
+    await wait("all three jobs", async () => {
+      const [a, b, c] = await Promise.all([first, second, other].map(async (j) => (await store.get(j.id))!.state));
       if (a === "running" && b === "running") overlap = true;
       if (a === "running" && (c === "running" || c === "succeeded")) otherRanWhileFirstRan = true;
       return [a, b, c].every((s) => s === "succeeded" || s === "failed");
     }, 120_000);
     await worker.stop();
-    expect([first, second, other].map((j) => store.get(j.id)!.state)).toEqual(["succeeded", "succeeded", "succeeded"]);
+    expect(await Promise.all([first, second, other].map(async (j) => (await store.get(j.id))!.state))).toEqual(["succeeded", "succeeded", "succeeded"]);
     expect(overlap).toBe(false);
     expect(otherRanWhileFirstRan).toBe(true);
-    expect(store.get(second.id)!.startedAt!).toBeGreaterThanOrEqual(store.get(first.id)!.finishedAt!);
+    expect((await store.get(second.id))!.startedAt!).toBeGreaterThanOrEqual((await store.get(first.id))!.finishedAt!);
   });
 });
 
@@ -153,33 +136,33 @@ describe("a worker killed mid-copy", () => {
     const cfg = config({ dataDir, concurrency: 1 });
     writeFileSync(cfgFile, JSON.stringify({ shares: cfg.shares, outputs: cfg.outputs, concurrency: 1, perShareLimit: 1 }));
     const store = new SqliteJobStore(join(dataDir, "ferry.db"));
-    const job = store.create({ share: "a", relPath: rel(shareA, bigA), options, copyOnly: true });
+    const job = await store.create({ share: "a", relPath: rel(shareA, bigA), options, copyOnly: true });
     const bin = resolve(__dirname, "../../bin/ferry");
     const child = spawn(bin, ["worker"], { env: { ...process.env, FERRY_DATA_DIR: dataDir, FERRY_CONFIG: cfgFile }, stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     child.stdout.on("data", (c) => (log += c));
-    await wait("copy progress in the standalone worker", () => store.events(job.id).some((e) => e.event.type === "progress" && e.event.bytesDone > 0), 90_000);
-    expect(store.get(job.id)!.state).toBe("running");
+    await wait("copy progress in the standalone worker", async () => (await store.events(job.id)).some((e) => e.event.type === "progress" && e.event.bytesDone > 0), 90_000);
+    expect((await store.get(job.id))!.state).toBe("running");
     expect(log).toContain(`"job":"${job.id}"`);
     // tsx runs node as a child: kill the whole group, as an OOM killer or power cut would.
     spawnSync("pkill", ["-KILL", "-P", String(child.pid)]);
     child.kill("SIGKILL");
-    await wait("qemu-img to die with its parent", () => spawnSync("pgrep", ["-f", `overlays/${job.id}`]).status !== 0, 10_000);
+    await wait("qemu-img to die with its parent", async () => spawnSync("pgrep", ["-f", `overlays/${job.id}`]).status !== 0, 10_000);
     const staged = () => readdirSync(out).filter((f) => f.startsWith(".ferry-big-a-") || f === "big-a-sda");
     expect(staged().length).toBeGreaterThan(0);
 
     const worker = new Worker({ store, config: cfg, pollMs: 100 });
-    const interrupted = worker.recover();
+    const interrupted = await worker.recover();
     expect(interrupted.map((j: Job) => j.id)).toEqual([job.id]);
-    expect(store.get(job.id)).toMatchObject({ state: "interrupted", error: { code: "job.interrupted" } });
+    expect(await store.get(job.id)).toMatchObject({ state: "interrupted", error: { code: "job.interrupted" } });
     expect(staged()).toEqual([]);
     expect(existsSync(join(dataDir, "overlays", job.id))).toBe(false);
 
-    const retry = store.create({ share: "a", relPath: rel(shareA, bigA), options, copyOnly: true, retryOf: job.id });
+    const retry = await store.create({ share: "a", relPath: rel(shareA, bigA), options, copyOnly: true, retryOf: job.id });
     worker.start();
-    await wait("the retry to finish", () => ["succeeded", "failed"].includes(store.get(retry.id)!.state), 120_000);
+    await wait("the retry to finish", async () => ["succeeded", "failed"].includes((await store.get(retry.id))!.state), 120_000);
     await worker.stop();
-    expect(store.get(retry.id)).toMatchObject({ state: "succeeded", retryOf: job.id });
+    expect(await store.get(retry.id)).toMatchObject({ state: "succeeded", retryOf: job.id });
     execFileSync("rm", ["-f", join(out, "big-a-sda"), join(out, "big-a.xml")]);
   });
 });

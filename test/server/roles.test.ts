@@ -28,9 +28,11 @@ const POLICY: Record<string, "public" | "viewer" | "operator" | "admin"> = {
   "vm.preview": "viewer",
   "jobs.create": "operator",
   "jobs.list": "viewer",
+  "jobs.hosts": "viewer",
   "jobs.get": "viewer",
   "jobs.report": "viewer",
   "jobs.bootEvidence": "viewer",
+  "jobs.domain": "viewer",
   "jobs.cancel": "operator",
   "jobs.retry": "operator",
   "jobs.events": "viewer",
@@ -47,7 +49,7 @@ let server: ReturnType<typeof CreateHTTPServer>;
 let url: string;
 type Procedures = Record<string, { _def: { type: "query" | "mutation" | "subscription"; meta?: { access?: string }; inputs: unknown[] } }>;
 let procedures: Procedures;
-let mint: (user: string) => string;
+let mint: (user: string) => Promise<string>;
 
 beforeAll(async () => {
   mkdirSync(join(root, "share"), { recursive: true });
@@ -62,11 +64,12 @@ beforeAll(async () => {
   const { createContext } = await import("../../server/api/trpc");
   const { ferry } = await import("../../server/app");
   procedures = appRouter._def.procedures as unknown as Procedures;
-  const { auth } = ferry();
-  auth.addUser("vic", "viewer", "vic's password");
-  auth.addUser("olga", "operator", "olga's password");
+  const { auth, ready } = ferry();
+  await ready;
+  await auth.addUser("vic", "viewer", "vic's password");
+  await auth.addUser("olga", "operator", "olga's password");
   // Sessions straight from the real store: one fresh session per call, so auth.logout cannot spoil the next one.
-  mint = (user) => auth.createSession(user).token;
+  mint = async (user) => (await auth.createSession(user)).token;
   server = createHTTPServer({ router: appRouter, createContext });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -132,31 +135,31 @@ describe("roles", () => {
     const garbage = await call(path, "%E0%A4%A");
     expect(garbage).toBe(anonymous);
     for (const [user, role] of [["vic", "viewer"], ["olga", "operator"], ["admin", "admin"]] as const) {
-      const got = await call(path, mint(user));
+      const got = await call(path, await mint(user));
       if (needed !== "public" && RANK.indexOf(role) < RANK.indexOf(needed)) expect(got, `${role} calling ${path}`).toBe("FORBIDDEN");
       else expect(got, `${role} calling ${path}`).not.toMatch(/UNAUTHORIZED|FORBIDDEN|INTERNAL_SERVER_ERROR/);
     }
   });
 
   it("a refusal names the role and carries a hint; the audit log names the account", async () => {
-    const e = await client(mint("vic")).jobs.cancel.mutate({ id: "00000000-0000-4000-8000-000000000000" }).catch((x) => x);
+    const e = await client(await mint("vic")).jobs.cancel.mutate({ id: "00000000-0000-4000-8000-000000000000" }).catch((x) => x);
     expect(e.message).toBe('this needs the operator role; "vic" is a viewer');
     expect(e.data.ferry).toMatchObject({ code: "auth.forbidden", hint: expect.stringContaining("admin") });
-    const admin = client(mint("admin"));
+    const admin = client(await mint("admin"));
     await admin.users.add.mutate({ name: "tmp", role: "viewer", password: "tmp password 1" });
     const log = await admin.auth.audit.query();
     expect(log[0]).toMatchObject({ user: "admin", address: "127.0.0.1", action: "users.add", detail: { name: "tmp", role: "viewer" } });
   });
 
   it("a changed password or a removed account ends its sessions, and the last admin stays", async () => {
-    const admin = client(mint("admin"));
-    const olga = mint("olga");
+    const admin = client(await mint("admin"));
+    const olga = await mint("olga");
     expect(await client(olga).auth.me.query()).toEqual({ user: "olga", role: "operator" });
     expect((await admin.users.passwd.mutate({ name: "olga", password: "olga's new password" })).ended).toBeGreaterThanOrEqual(1);
     expect(await call("jobs.list", olga)).toBe("UNAUTHORIZED");
     const login = await client(null).auth.login.mutate({ user: "olga", password: "olga's new password" });
     expect(login).toEqual({ user: "olga", role: "operator" });
-    const vic = mint("vic");
+    const vic = await mint("vic");
     expect(await admin.users.remove.mutate({ name: "vic" })).toEqual({ ended: expect.any(Number) });
     expect(await call("jobs.list", vic)).toBe("UNAUTHORIZED");
     const last = await admin.users.remove.mutate({ name: "admin" }).catch((x) => x);

@@ -121,6 +121,16 @@ describe("config", () => {
     expect(c.concurrency).toBeGreaterThanOrEqual(1);
   });
 
+  it("virtio-win: none by default, the file's (relative to it) or FERRY_VIRTIO_WIN; a wrong type names the field", () => {
+    expect(loadConfig({ FERRY_DATA_DIR: join(root, "data") }, root).virtioWin).toBeNull();
+    const file = join(root, "vw.json");
+    writeFileSync(file, JSON.stringify({ virtioWin: "virtio-win" }));
+    expect(loadConfig({ FERRY_CONFIG: file }, root).virtioWin).toBe(join(root, "virtio-win"));
+    expect(loadConfig({ FERRY_CONFIG: file, FERRY_VIRTIO_WIN: "/usr/share/virtio-win" }, root).virtioWin).toBe("/usr/share/virtio-win");
+    writeFileSync(file, JSON.stringify({ virtioWin: 7 }));
+    expect(() => loadConfig({ FERRY_CONFIG: file }, root)).toThrow(expect.objectContaining({ code: "config.invalid", message: expect.stringContaining("virtioWin") }));
+  });
+
   it("reads a file and the environment, and names a bad field", () => {
     const file = join(root, "ferry.json");
     writeFileSync(file, JSON.stringify({ shares: [{ name: "nas1", path: "/mnt/nas1", datastores: [{ prefix: "/vmfs/volumes/ds1", path: "/mnt/nas1/ds1" }] }], outputs: [{ name: "kvm", path: "/var/lib/libvirt/images" }], perShareLimit: 3 }));
@@ -132,5 +142,16 @@ describe("config", () => {
     expect(() => loadConfig({ FERRY_CONFIG: file }, root)).toThrow(expect.objectContaining({ code: "config.invalid" }));
     expect(() => loadConfig({ FERRY_CONFIG: join(root, "none.json") }, root)).toThrow(expect.objectContaining({ code: "config.missing" }));
     expect(() => loadConfig({ FERRY_DATA_DIR: root, FERRY_CONCURRENCY: "many" }, root)).toThrow(expect.objectContaining({ code: "config.invalid" }));
+  });
+
+  it("several hosts: the database URL, global limit, lease and overlay folder, from the file or the environment", () => {
+    const file = join(root, "hosts.json");
+    writeFileSync(file, JSON.stringify({ databaseUrl: "postgresql://ferry@db.lan/ferry", globalLimit: 12, leaseSeconds: 20, overlayDir: "scratch" }));
+    expect(loadConfig({ FERRY_CONFIG: file }, root)).toMatchObject({ databaseUrl: "postgresql://ferry@db.lan/ferry", globalLimit: 12, leaseSeconds: 20, overlayDir: join(root, "scratch") });
+    expect(loadConfig({ FERRY_CONFIG: file, FERRY_DATABASE_URL: "postgresql://other/db", FERRY_GLOBAL_LIMIT: "3", FERRY_LEASE_SECONDS: "9", FERRY_OVERLAY_DIR: "/srv/ov" }, root)).toMatchObject({ databaseUrl: "postgresql://other/db", globalLimit: 3, leaseSeconds: 9, overlayDir: "/srv/ov" });
+    expect(loadConfig({ FERRY_DATA_DIR: join(root, "d") }, root)).toMatchObject({ databaseUrl: null, globalLimit: null, leaseSeconds: 30, overlayDir: join(root, "d", "overlays") });
+    writeFileSync(file, JSON.stringify({ leaseSeconds: 0 }));
+    expect(() => loadConfig({ FERRY_CONFIG: file }, root)).toThrow(expect.objectContaining({ code: "config.invalid", message: expect.stringContaining("leaseSeconds") }));
+    expect(() => loadConfig({ FERRY_DATA_DIR: join(root, "d2"), FERRY_LEASE_SECONDS: "soon" }, root)).toThrow(expect.objectContaining({ code: "config.invalid", message: expect.stringContaining("FERRY_LEASE_SECONDS") }));
   });
 });

@@ -115,10 +115,10 @@ describe("first contact with an unknown host", () => {
 
 describe("jobs from an ssh share", () => {
   const options = { output: "local" as const, format: "raw" as const, allocation: "sparse" as const, networks: [], bridges: [], macs: [], parallel: 1, overwrite: true };
-  const config = (): FerryConfig => ({ dataDir: join(root, "data"), shares: [share], outputs: [{ name: "out", path: out }], concurrency: 1, perShareLimit: 1, trustedProxies: [], tls: null, plainHttp: false });
-  const wait = async (cond: () => boolean, ms = 60_000) => {
+  const config = (): FerryConfig => ({ dataDir: join(root, "data"), shares: [share], outputs: [{ name: "out", path: out }], concurrency: 1, perShareLimit: 1, trustedProxies: [], tls: null, plainHttp: false, databaseUrl: null, globalLimit: null, leaseSeconds: 30, overlayDir: join(root, "data", "overlays") });
+  const wait = async (cond: () => boolean | Promise<boolean>, ms = 60_000) => {
     const end = Date.now() + ms;
-    while (!cond()) {
+    while (!(await cond())) {
       if (Date.now() > end) throw new Error("timed out");
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -129,37 +129,37 @@ describe("jobs from an ssh share", () => {
     const worker = new Worker({ store, config: config(), pollMs: 50 });
     worker.start();
     try {
-      const ok = store.create({ share: "esxi", relPath: "web01/web01.vmx", options, copyOnly: true });
-      await wait(() => ["succeeded", "failed"].includes(store.get(ok.id)!.state));
-      expect(store.get(ok.id)!.error).toBeNull();
-      expect(store.events(ok.id, 0).some((e) => e.event.type === "progress")).toBe(true);
+      const ok = await store.create({ share: "esxi", relPath: "web01/web01.vmx", options, copyOnly: true });
+      await wait(async () => ["succeeded", "failed"].includes((await store.get(ok.id))!.state));
+      expect((await store.get(ok.id))!.error).toBeNull();
+      expect((await store.events(ok.id, 0)).some((e) => e.event.type === "progress")).toBe(true);
       execFileSync("qemu-img", ["compare", "-q", "-f", "vmdk", "-F", "raw", join(sshd.datastoreLocal, "web01", "web01.vmdk"), join(out, "web01-sda")]);
 
       // 10 MiB at 1 MiB/s: every sshd process serving it is killed a second into the copy.
       const slow = { ...options, rateLimitMiBps: 1 };
-      const failing: Job = store.create({ share: "esxi", relPath: "team/db01/db01.vmx", options: slow, copyOnly: true });
-      await wait(() => store.events(failing.id, 0).some((e) => e.event.type === "stage" && e.event.name.startsWith("Copying") && e.event.state === "started"));
+      const failing: Job = await store.create({ share: "esxi", relPath: "team/db01/db01.vmx", options: slow, copyOnly: true });
+      await wait(async () => (await store.events(failing.id, 0)).some((e) => e.event.type === "stage" && e.event.name.startsWith("Copying") && e.event.state === "started"));
       await new Promise((r) => setTimeout(r, 1000));
       expect(sshd.killConnections()).toBeGreaterThan(0);
-      await wait(() => ["succeeded", "failed"].includes(store.get(failing.id)!.state));
-      expect(store.get(failing.id)!.state).toBe("failed");
-      expect(store.get(failing.id)!.error!.message).toMatch(/qemu-img convert failed|connection|closed/i);
+      await wait(async () => ["succeeded", "failed"].includes((await store.get(failing.id))!.state));
+      expect((await store.get(failing.id))!.state).toBe("failed");
+      expect((await store.get(failing.id))!.error!.message).toMatch(/qemu-img convert failed|connection|closed/i);
       expect(readdirSync(out).filter((f) => f.startsWith("db01") || f.startsWith("."))).toEqual([]);
 
       // Cancel works as for local shares: the copy stops, nothing is left.
-      const cancelled = store.create({ share: "esxi", relPath: "team/db01/db01.vmx", options: slow, copyOnly: true });
-      await wait(() => store.events(cancelled.id, 0).some((e) => e.event.type === "stage" && e.event.name.startsWith("Copying") && e.event.state === "started"));
+      const cancelled = await store.create({ share: "esxi", relPath: "team/db01/db01.vmx", options: slow, copyOnly: true });
+      await wait(async () => (await store.events(cancelled.id, 0)).some((e) => e.event.type === "stage" && e.event.name.startsWith("Copying") && e.event.state === "started"));
       worker.cancel(cancelled.id);
-      await wait(() => store.get(cancelled.id)!.state === "cancelled");
+      await wait(async () => (await store.get(cancelled.id))!.state === "cancelled");
       expect(readdirSync(out).filter((f) => f.startsWith("db01") || f.startsWith("."))).toEqual([]);
 
-      const retry = store.create({ share: "esxi", relPath: "team/db01/db01.vmx", options, copyOnly: true, retryOf: failing.id });
-      await wait(() => ["succeeded", "failed"].includes(store.get(retry.id)!.state));
-      expect(store.get(retry.id)!.error).toBeNull();
+      const retry = await store.create({ share: "esxi", relPath: "team/db01/db01.vmx", options, copyOnly: true, retryOf: failing.id });
+      await wait(async () => ["succeeded", "failed"].includes((await store.get(retry.id))!.state));
+      expect((await store.get(retry.id))!.error).toBeNull();
       execFileSync("qemu-img", ["compare", "-q", "-f", "vmdk", "-F", "raw", join(sshd.datastoreLocal, "team", "db01", "db01.vmdk"), join(out, "db01-sda")]);
     } finally {
       await worker.stop();
-      store.close();
+      await store.close();
     }
   });
 });

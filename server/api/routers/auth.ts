@@ -18,12 +18,12 @@ export const authRouter = router({
   login: openProcedure
     .input(z.object({ user: z.string().min(1).max(64), password: z.string().min(1).max(1024) }))
     .output(z.object({ user: z.string(), role: Role }))
-    .mutation(({ ctx, input }) => {
+    .mutation(async ({ ctx, input }) => {
       const { auth } = ctx.ferry;
       const verdict = limiter().check(ctx.address, input.user);
       if (!verdict.ok) {
         const seconds = Math.ceil(verdict.retryAfterMs / 1000);
-        auth.audit({ user: input.user, address: ctx.address, action: "auth.login.throttled", detail: { reason: verdict.reason, retryAfterSeconds: seconds } });
+        await auth.audit({ user: input.user, address: ctx.address, action: "auth.login.throttled", detail: { reason: verdict.reason, retryAfterSeconds: seconds } });
         throw refuse(
           "TOO_MANY_REQUESTS",
           "auth.throttled",
@@ -31,23 +31,23 @@ export const authRouter = router({
           verdict.reason === "account" ? "the account saw many wrong passwords from anywhere; the wait doubles with each one, up to 15 minutes; after it a right password signs in and clears the count" : "wait a minute; each address and user name gets 5 tries a minute",
         );
       }
-      if (!auth.checkPassword(input.user, input.password)) {
+      if (!(await auth.checkPassword(input.user, input.password))) {
         limiter().fail(ctx.address, input.user);
-        auth.audit({ user: input.user, address: ctx.address, action: "auth.login.failed" });
+        await auth.audit({ user: input.user, address: ctx.address, action: "auth.login.failed" });
         throw refuse("UNAUTHORIZED", "auth.wrong-password", "wrong user name or password", "user names and passwords are case-sensitive");
       }
       limiter().succeed(input.user);
-      const { token, session } = auth.createSession(input.user);
+      const { token, session } = await auth.createSession(input.user);
       ctx.setCookie(cookie(token, SESSION_MS / 1000, ctx.secure));
-      auth.audit({ user: input.user, address: ctx.address, action: "auth.login" });
+      await auth.audit({ user: input.user, address: ctx.address, action: "auth.login" });
       return { user: input.user, role: session.role };
     }),
 
   /** Sign out everywhere: every session of the user ends. */
-  logout: viewerProcedure.output(z.object({ ended: z.number() })).mutation(({ ctx }) => {
-    const ended = ctx.ferry.auth.endSessions(ctx.session.user);
+  logout: viewerProcedure.output(z.object({ ended: z.number() })).mutation(async ({ ctx }) => {
+    const ended = await ctx.ferry.auth.endSessions(ctx.session.user);
     ctx.setCookie(cookie("", 0, ctx.secure));
-    ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "auth.logout", detail: { sessions: ended } });
+    await ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "auth.logout", detail: { sessions: ended } });
     return { ended };
   }),
 

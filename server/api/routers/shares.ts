@@ -30,10 +30,15 @@ export const sharesRouter = router({
         release();
         throw e;
       });
+      let checkedAt = 0;
       try {
         for await (const item of scanShare(share, input.relPath, { signal, input: source })) {
-          // A session ended meanwhile (sign-out, a new password, a removed account) ends the scan too.
-          if (!ctx.ferry.auth.sessionById(ctx.session.id)) return;
+          // A session ended meanwhile (sign-out, a new password, a removed account) ends the scan too
+          // (asked at most every 200 ms: with PostgreSQL each check is a round trip).
+          if (Date.now() - checkedAt >= 200) {
+            checkedAt = Date.now();
+            if (!(await ctx.ferry.auth.sessionById(ctx.session.id))) return;
+          }
           yield ScanItem.parse(item);
         }
       } finally {
@@ -56,7 +61,7 @@ export const sharesRouter = router({
       const share = findShare(ctx.ferry.config, input.share);
       if (!share.ssh) throw new TRPCError({ code: "BAD_REQUEST", message: `share "${share.name}" is not an ssh share` });
       const r = await acceptHostKey(share, input.fingerprint);
-      ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "shares.acceptHostKey", detail: { share: share.name, fingerprint: input.fingerprint } });
+      await ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "shares.acceptHostKey", detail: { share: share.name, fingerprint: input.fingerprint } });
       return r;
     }),
 });

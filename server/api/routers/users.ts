@@ -12,28 +12,28 @@ export const usersRouter = router({
   add: adminProcedure
     .input(z.object({ name: UserName, role: Role, password: Password }))
     .output(User)
-    .mutation(({ ctx, input }) => {
+    .mutation(async ({ ctx, input }) => {
       const { auth } = ctx.ferry;
-      auth.addUser(input.name, input.role, input.password);
-      auth.audit({ user: ctx.session.user, address: ctx.address, action: "users.add", detail: { name: input.name, role: input.role } });
-      return auth.users().find((u) => u.name === input.name)!;
+      await auth.addUser(input.name, input.role, input.password);
+      await auth.audit({ user: ctx.session.user, address: ctx.address, action: "users.add", detail: { name: input.name, role: input.role } });
+      return (await auth.users()).find((u) => u.name === input.name)!;
     }),
 
   passwd: adminProcedure
     .input(z.object({ name: UserName, password: Password }))
     .output(z.object({ ended: z.number().int() }))
-    .mutation(({ ctx, input }) => {
-      const ended = ctx.ferry.auth.changePassword(input.name, input.password);
-      ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "users.passwd", detail: { name: input.name, sessionsEnded: ended } });
+    .mutation(async ({ ctx, input }) => {
+      const ended = await ctx.ferry.auth.changePassword(input.name, input.password);
+      await ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "users.passwd", detail: { name: input.name, sessionsEnded: ended } });
       return { ended };
     }),
 
   remove: adminProcedure
     .input(z.object({ name: UserName }))
     .output(z.object({ ended: z.number().int() }))
-    .mutation(({ ctx, input }) => {
-      const ended = ctx.ferry.auth.removeUser(input.name);
-      ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "users.remove", detail: { name: input.name, sessionsEnded: ended } });
+    .mutation(async ({ ctx, input }) => {
+      const ended = await ctx.ferry.auth.removeUser(input.name);
+      await ctx.ferry.auth.audit({ user: ctx.session.user, address: ctx.address, action: "users.remove", detail: { name: input.name, sessionsEnded: ended } });
       return { ended };
     }),
 });

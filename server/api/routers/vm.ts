@@ -1,13 +1,15 @@
 import { z } from "zod";
 import { FerryErrorData, FerryError } from "../../errors";
 import { InspectedVm, inspectGuest } from "../../input/inspect-guest";
+import { virtioWinFor } from "../../convert/virtio-win-source";
 import { JobOptions, planOptionsFor } from "../../jobs";
 import { planTarget, TargetPlan } from "../../plan";
 import { findOutput, findShare, resolveInShare, withShareInput } from "../../shares";
 import { freeBytesOrNull } from "../../host-fs";
 import { join } from "node:path";
 import { readVmxBytes } from "../../input/vmx-file";
-import { jsonMetadata, libvirtXml, qemuScript } from "../../output";
+import { previewMetadata } from "../../output";
+import { resolveDestination } from "../../output/targets";
 import { viewerProcedure, router } from "../trpc";
 
 function decodeLines(bytes: Uint8Array, charset: string): string[] {
@@ -47,15 +49,15 @@ export const vmRouter = router({
       let plan = null;
       let planError = null;
       try {
-        plan = planTarget(vm, planOptionsFor(options, findOutput(ctx.ferry.config, options.target).path, options.copyOnly));
+        const destination = await resolveDestination(findOutput(ctx.ferry.config, options.target), options.output);
+        plan = planTarget(vm, planOptionsFor(options, destination, options.copyOnly, await virtioWinFor(vm, options.useVirtioWin, ctx.ferry.config.virtioWin ?? null)));
       } catch (e) {
         if (!(e instanceof FerryError)) throw e;
         planError = e.toJSON();
       }
-      const output = findOutput(ctx.ferry.config, options.target);
-      const finalDisks = plan ? plan.disks.map((d) => join(output.path, d.targetName)) : [];
-      const metadata = plan ? (plan.output.mode === "local" ? libvirtXml(plan, finalDisks) : plan.output.mode === "qemu" ? qemuScript(plan, finalDisks) : jsonMetadata(plan, finalDisks)) : null;
-      const outputFreeBytes = freeBytesOrNull(output.path);
+      const finalDisks = plan ? plan.disks.map((d) => join(plan.output.dir, d.targetName)) : [];
+      const metadata = plan ? previewMetadata(plan, finalDisks) : null;
+      const outputFreeBytes = plan ? freeBytesOrNull(plan.output.dir) : null;
       return {
         vm,
         vmxLines: decodeLines(await readVmxBytes(p.abs, { noFollow: true }, source), vm.encoding),

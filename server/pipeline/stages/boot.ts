@@ -2,6 +2,7 @@ import { FerryError } from "../../errors";
 import { bootCheckFiles } from "../../output/output";
 import { pciLayout } from "../../plan/pci-layout";
 import { bootCheck } from "../../qemu/boot-check";
+import { staticAddressOf } from "../../convert/guest";
 import type { Stage } from "../context";
 
 export const checkBoot: Stage = {
@@ -19,7 +20,8 @@ export const checkBoot: Stage = {
     const r = await bootCheck({
       disks: plan.disks.map((d, i) => ({ path: output!.stagedDisks[i]!, format: plan.format, bus: d.bus, pciBus: layout.diskBus[i] ?? null })),
       // A static address found in the guest's configuration is asked for on its NIC.
-      nics: plan.nics.map((nic, i) => ({ model: nic.model, mac: nic.mac, pciBus: layout.nicBus[i]!, staticAddress: conversion?.family === "linux" ? (conversion.nics.find((x) => x.sourceId === nic.sourceId)?.addresses[0] ?? null) : null })),
+      nics: plan.nics.map((nic, i) => ({ model: nic.model, mac: nic.mac, pciBus: layout.nicBus[i]!, staticAddress: staticAddressOf(conversion, nic) })),
+      proof: plan.bootProof,
       rootPorts: layout.rootPorts,
       firmware: plan.firmware,
       // UEFI guests boot with the variables Ferry ships (their own boot entry) and nothing else.
@@ -33,16 +35,16 @@ export const checkBoot: Stage = {
       signal: ctx.signal,
       log: ctx.log,
     });
-    ctx.emit({ type: "boot", t: ctx.t(), ok: r.ok, seconds: r.seconds, accel: r.accel, line: r.line, failure: r.failure, lastLines: r.lastLines, dhcpFrom: r.dhcpFrom, nics: r.nics, firmware: r.firmware, bootEntry: r.bootEntry });
+    ctx.emit({ type: "boot", t: ctx.t(), ok: r.ok, seconds: r.seconds, accel: r.accel, line: r.line, failure: r.failure, lastLines: r.lastLines, dhcpFrom: r.dhcpFrom, nics: r.nics, firmware: r.firmware, bootEntry: r.bootEntry, proof: plan.bootProof, screenshots: r.screenshots.length ? r.screenshots : undefined });
     if (!r.ok) {
       throw new FerryError({
         code: "boot-check.failed",
-        message: `${r.failure} (after ${r.seconds} s). Last console lines:\n${r.lastLines.map((l) => `  ${l}`).join("\n")}`,
+        message: plan.bootProof === "network" ? `${r.failure} (after ${r.seconds} s); the job's boot check shows the screenshots` : `${r.failure} (after ${r.seconds} s). Last console lines:\n${r.lastLines.map((l) => `  ${l}`).join("\n")}`,
         file: null,
         hint: "the output was not kept; run with --no-boot-check to keep an unverified copy, or -v for the whole console",
       });
     }
-    ctx.log(`login prompt after ${r.seconds} s: "${r.line}"${r.bootEntry ? `; the firmware started ${r.bootEntry}` : ""}`);
+    ctx.log(plan.bootProof === "network" ? `network up after ${r.seconds} s: ${r.line}` : `login prompt after ${r.seconds} s: "${r.line}"${r.bootEntry ? `; the firmware started ${r.bootEntry}` : ""}`);
     r.nics.forEach((n, i) => {
       const what = [n.dhcp ? "a DHCP request" : "", n.addresses.length ? `its address ${n.addresses.join(", ")}` : ""].filter(Boolean).join(" and ");
       if (what) ctx.log(`${plan.nics[i]?.sourceId ?? `NIC ${i + 1}`} (${n.mac}): sent ${what}`);

@@ -44,13 +44,14 @@ export const convertGuest: Stage = {
     if (!appliance || !guest || !plan.conversion) return "skipped";
     // The converter refuses what it cannot convert before it writes anything.
     const converter = converterFor(guest);
-    converter.check(guest, { firmware: plan.firmware });
+    const target = { firmware: plan.firmware, diskBus: plan.disks[0]?.bus ?? "virtio", virtioWin: plan.conversion.virtioWin };
+    converter.check(guest, target);
     ctx.converter = converter;
     const report = await converter.convert(appliance, guest, {
       devices: new Map(Object.entries(plan.conversion.devices)),
       nics: plan.conversion.nics,
       targetDisks: plan.disks.map((d) => d.dev),
-      firmware: plan.firmware,
+      ...target,
       log: ctx.log,
       warn: ctx.warn,
     });

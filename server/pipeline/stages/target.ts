@@ -1,6 +1,6 @@
 import { FerryError } from "../../errors";
-import { freeBytes } from "../../host-fs";
-import { openOutput } from "../../output";
+import { destinationArgs, destinationFreeBytes, destinationName, openDestination } from "../../output";
+import type { TargetPlan } from "../../plan";
 import { measure } from "../../qemu";
 import { formatBytes } from "../../units";
 import type { Stage } from "../context";
@@ -25,17 +25,17 @@ export const estimateSpace: Stage = {
       required += need;
     }
     const need = required + targetMargin(required);
-    const free = freeBytes(plan.output.dir);
+    const free = destinationFreeBytes(plan);
     if (free < need) {
-      throw new FerryError({ code: "output.no-space", message: `the output folder has ${formatBytes(free)} free; this guest needs ${formatBytes(need)} (${formatBytes(required)} estimated by qemu-img measure, plus a margin)`, file: plan.output.dir, hint: "free space there, choose another folder (-os), or copy sparse (-oa sparse)" });
+      throw new FerryError({ code: "output.no-space", message: `${destinationName(plan)} has ${formatBytes(free)} free; this guest needs ${formatBytes(need)} (${formatBytes(required)} estimated by qemu-img measure, plus a margin)`, file: plan.output.dir, hint: "free space there, choose another folder or pool (-os), or copy sparse (-oa sparse)" });
     }
   },
 };
 
-export const setUpDestination = (mode: string, dir: string): Stage => ({
-  name: `Setting up the destination: -o ${mode} -os ${dir}`,
-  run: (ctx) => {
-    ctx.output = openOutput(ctx.plan);
+export const setUpDestination = (plan: TargetPlan): Stage => ({
+  name: `Setting up the destination: ${destinationArgs(plan)}`,
+  run: async (ctx) => {
+    ctx.output = await openDestination(ctx.plan);
   },
 });
 

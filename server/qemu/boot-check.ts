@@ -143,8 +143,12 @@ const opt = (value: string) => value.replace(/,/g, ",,");
  * waiting behind it): a minute spent on nested virtualisation, which the
  * check does not look at and the conversion does not change. (`max` with
  * svm=off is no answer: with qemu 7.2 systemd-udevd then fails to start.)
+ * Without ERMS too: with it the guest kernel clears pages with `rep stosb`,
+ * which TCG runs so slowly that each module load's vmalloc held a vCPU for
+ * 20-40 s (rcu stalls in clear_page_erms on the RHEL-shaped guest's console,
+ * /boot's mount 95 s behind udev); without it the same stretch took 6 s.
  */
-export const TCG_CPU = "Haswell-noTSX,pcid=off,x2apic=off,tsc-deadline=off,invpcid=off";
+export const TCG_CPU = "Haswell-noTSX,pcid=off,x2apic=off,tsc-deadline=off,invpcid=off,erms=off";
 
 /** The MAC qemu gives the i-th NIC without one; the check names it so its packets can be told apart. */
 export const defaultMac = (i: number) => `52:54:00:12:34:${(0x56 + i).toString(16).padStart(2, "0")}`;

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { FerryError } from "../errors";
 import { libguestfsEnv, probeAccel, type Accel } from "../qemu/accel";
+import { parseSideBySide, sideBySideScript, type SideBySideResult } from "./side-by-side";
 
 /**
  * One libguestfs appliance for one conversion, driven through libguestfs'
@@ -196,6 +198,12 @@ export class Appliance {
   async anyFile(paths: string[]): Promise<boolean> {
     for (const p of paths) if (await this.call<boolean>("is_file", p, { followsymlinks: true })) return true;
     return false;
+  }
+
+  /** Independent shell commands in the guest, side by side in one call (see side-by-side.ts): each one's exit code and output. */
+  async shAll(commands: string[]): Promise<SideBySideResult[]> {
+    const tag = `ferry-${randomBytes(8).toString("hex")}`;
+    return parseSideBySide(await this.call<string>("sh", sideBySideScript(commands, tag)), tag, commands.length);
   }
 
   /** Write text read by readText back, byte for byte. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { FerryError } from "../errors";
 import { describeOs, type GuestInspection } from "./guest";
 import { converterFor } from ".";
-import { linuxConverter, refuseUnconvertible, targetRootDevice } from "./linux";
+import { linuxConverter, rebuildCommand, refuseUnconvertible, targetRootDevice } from "./linux";
 import { windowsConverter } from "./windows";
 
 const linux: GuestInspection = {
@@ -88,5 +88,24 @@ describe("describeOs", () => {
     expect(describeOs(linux)).toBe("Debian 12.8");
     expect(describeOs({ ...linux, distro: "rhel", product: "Red Hat Enterprise Linux 9.4 (Plow)" })).toBe("Red Hat Enterprise Linux 9.4 (Plow)");
     expect(describeOs({ ...linux, distro: "unknown", product: "unknown", majorVersion: 0, minorVersion: 0 })).toBe("unknown OS 0.0");
+  });
+});
+
+describe("rebuildCommand", () => {
+  const k = linux.kernels[0]!;
+  const drivers = ["virtio_blk", "virtio_pci"];
+
+  it("dracut keeps the image's format at the compressor's default level, not dracut's maximum", () => {
+    expect(rebuildCommand("dracut", k, drivers, "gzip")).toBe("dracut -f --compress 'gzip -n -6' --add-drivers 'virtio_blk virtio_pci' '/boot/initrd.img-6.1.0-50-amd64' '6.1.0-50-amd64'");
+    expect(rebuildCommand("dracut", k, drivers, "zstd")).toContain("--compress 'zstd -q -3 -T0'");
+  });
+
+  it("leaves other formats, and an image it could not read, to dracut's own choice", () => {
+    for (const c of ["xz", "lz4", null] as const) expect(rebuildCommand("dracut", k, drivers, c)).toBe("dracut -f --add-drivers 'virtio_blk virtio_pci' '/boot/initrd.img-6.1.0-50-amd64' '6.1.0-50-amd64'");
+  });
+
+  it("update-initramfs and mkinitrd are unchanged by the image's format", () => {
+    expect(rebuildCommand("update-initramfs", k, drivers, "gzip")).toBe("update-initramfs -u -k '6.1.0-50-amd64'");
+    expect(rebuildCommand("mkinitrd", k, drivers, "gzip")).toBe("mkinitrd -f --with='virtio_blk' --with='virtio_pci' '/boot/initrd.img-6.1.0-50-amd64' '6.1.0-50-amd64'");
   });
 });

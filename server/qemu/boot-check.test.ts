@@ -123,7 +123,7 @@ describe("bootCheckArgs", () => {
       "/tmp/w",
       null,
     ).join(" ");
-    expect(args).toContain("-machine q35,accel=tcg -cpu max -m 2048 -smp 2");
+    expect(args).toContain("-machine q35,accel=tcg -cpu Haswell-noTSX,pcid=off,x2apic=off,tsc-deadline=off,invpcid=off,erms=off -m 2048 -smp 2");
     expect(args).toContain("-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=0x2 -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,addr=0x3");
     expect(args).toContain("-drive file=/out/g-vda,format=raw,if=none,id=disk0,snapshot=on,cache=unsafe -device virtio-blk-pci,drive=disk0,bus=rp2,addr=0x0,bootindex=1");
     expect(args).toContain("-netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0,bus=rp1,addr=0x0,mac=52:54:00:00:00:01");

@@ -135,13 +135,28 @@ export function defaultBootTimeoutMs(accel: Accel["kind"]): number {
 /** qemu's option syntax: a comma inside a value is written twice. */
 const opt = (value: string) => value.replace(/,/g, ",,");
 
+/**
+ * Under TCG: a Haswell without SVM or VMX (x86-64-v3, as RHEL 10 needs),
+ * less the four features TCG cannot give it. `max` advertises AMD's SVM,
+ * so udev loads kvm_amd in the guest, and that module's set-up under
+ * emulation holds a vCPU for a minute or more (soft lockups, /boot's mount
+ * waiting behind it): a minute spent on nested virtualisation, which the
+ * check does not look at and the conversion does not change. (`max` with
+ * svm=off is no answer: with qemu 7.2 systemd-udevd then fails to start.)
+ * Without ERMS too: with it the guest kernel clears pages with `rep stosb`,
+ * which TCG runs so slowly that each module load's vmalloc held a vCPU for
+ * 20-40 s (rcu stalls in clear_page_erms on the RHEL-shaped guest's console,
+ * /boot's mount 95 s behind udev); without it the same stretch took 6 s.
+ */
+export const TCG_CPU = "Haswell-noTSX,pcid=off,x2apic=off,tsc-deadline=off,invpcid=off,erms=off";
+
 /** The MAC qemu gives the i-th NIC without one; the check names it so its packets can be told apart. */
 export const defaultMac = (i: number) => `52:54:00:12:34:${(0x56 + i).toString(16).padStart(2, "0")}`;
 
 export function bootCheckArgs(o: BootCheckOptions, accel: Accel["kind"], qmpSocket: string, pcapDir: string, varsCopy: string | null, fw: OvmfFirmware | null = null, probePorts: Array<number | null> = []): string[] {
   const firmware = o.firmware === "uefi" ? (fw ?? ovmfFirmware(o.secureBoot ?? false)) : null;
   const machine = ["q35", ...(firmware?.machineOptions ?? []), `accel=${accel}`].join(",");
-  const args = ["-machine", machine, "-cpu", accel === "kvm" ? "host" : "max", "-m", String(Math.min(Math.max(o.memoryMiB, 512), 2048)), "-smp", String(Math.min(Math.max(o.vcpus, 1), 2))];
+  const args = ["-machine", machine, "-cpu", accel === "kvm" ? "host" : TCG_CPU, "-m", String(Math.min(Math.max(o.memoryMiB, 512), 2048)), "-smp", String(Math.min(Math.max(o.vcpus, 1), 2))];
   args.push("-nodefaults", "-display", "none", "-device", "VGA", "-no-reboot", "-serial", `file:${opt(o.consoleLog)}`, "-qmp", `unix:${opt(qmpSocket)},server=on,wait=off`);
   if (firmware) {
     args.push(...firmware.args);

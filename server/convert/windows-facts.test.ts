@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { FerryError } from "../errors";
+import { ferryErrorOf } from "../../test/fixtures/errors";
 import type { RegKey } from "./registry";
 import { judgeNtfsProbe, prefixLength, refuseOldWindows, refuseVolumes, staticInterface, vmwareToolsEntries, type VolumeFacts } from "./windows-facts";
 
 const key = (values: RegKey["values"]): RegKey => ({ values, subkeys: [] });
 const vol = (o: Partial<VolumeFacts>): VolumeFacts => ({ device: "/dev/sda1", fsType: "ntfs", mbrId: 0x07, gptType: null, ntfsProbe: 0, ...o });
-const thrown = (f: () => void): FerryError => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof FerryError) return e;
-    throw e;
-  }
-  throw new Error("did not throw");
-};
 
 describe("static IPv4 settings from Tcpip\\Parameters\\Interfaces", () => {
   it("reads addresses with their prefix, gateways and DNS servers", () => {
@@ -51,20 +42,20 @@ describe("VMware Tools' uninstall entries", () => {
 
 describe("refusals from the guest's volumes", () => {
   it("BitLocker: names the volume and says how to decrypt it", () => {
-    const e = thrown(() => refuseVolumes([vol({}), vol({ device: "/dev/sdb1", fsType: "BitLocker" })]));
+    const e = ferryErrorOf(() => refuseVolumes([vol({}), vol({ device: "/dev/sdb1", fsType: "BitLocker" })]));
     expect(e.code).toBe("convert.bitlocker");
     expect(e.message).toMatch(/^\/dev\/sdb1 is encrypted with BitLocker/);
     expect(e.hint).toMatch(/manage-bde -off/);
   });
 
   it("a dynamic disk, by MBR type 0x42 or GPT's LDM type", () => {
-    expect(thrown(() => refuseVolumes([vol({ mbrId: 0x42 })])).message).toMatch(/dynamic disk \(Logical Disk Manager, MBR partition type 0x42\)/);
-    expect(thrown(() => refuseVolumes([vol({ mbrId: null, gptType: "5808c8aa-7e8f-42e0-85d2-e1e90434cfb3" })])).code).toBe("convert.dynamic-disk");
+    expect(ferryErrorOf(() => refuseVolumes([vol({ mbrId: 0x42 })])).message).toMatch(/dynamic disk \(Logical Disk Manager, MBR partition type 0x42\)/);
+    expect(ferryErrorOf(() => refuseVolumes([vol({ mbrId: null, gptType: "5808c8aa-7e8f-42e0-85d2-e1e90434cfb3" })])).code).toBe("convert.dynamic-disk");
   });
 
   it("hibernation and an unclean NTFS by ntfs-3g.probe's exit code", () => {
-    expect(thrown(() => refuseVolumes([vol({ ntfsProbe: 14 })])).code).toBe("convert.windows-hibernated");
-    expect(thrown(() => refuseVolumes([vol({ ntfsProbe: 15 })])).code).toBe("convert.windows-unclean");
+    expect(ferryErrorOf(() => refuseVolumes([vol({ ntfsProbe: 14 })])).code).toBe("convert.windows-hibernated");
+    expect(ferryErrorOf(() => refuseVolumes([vol({ ntfsProbe: 15 })])).code).toBe("convert.windows-unclean");
     expect(judgeNtfsProbe("/dev/sda1", 14)!.hint).toMatch(/powercfg \/h off/);
     expect(judgeNtfsProbe("/dev/sda1", 0)).toBeNull();
     expect(judgeNtfsProbe("/dev/sda1", 19)!.id).toBe("convert.ntfs-unmountable");
@@ -79,9 +70,9 @@ describe("Windows versions", () => {
   it("7 / 2008 R2 (NT 6.1) and later pass; Vista, 2008, XP, 2003 are refused with the version named", () => {
     expect(() => refuseOldWindows("Windows 7", 6, 1)).not.toThrow();
     expect(() => refuseOldWindows("Windows 10 Pro", 10, 0)).not.toThrow();
-    const e = thrown(() => refuseOldWindows("Windows Server 2008", 6, 0));
+    const e = ferryErrorOf(() => refuseOldWindows("Windows Server 2008", 6, 0));
     expect(e.code).toBe("convert.windows-too-old");
     expect(e.message).toBe("Windows Server 2008 is Windows NT 6.0; Ferry converts Windows 7 / Server 2008 R2 (NT 6.1) and later, as current virtio-win releases do");
-    expect(thrown(() => refuseOldWindows("", 5, 2)).message).toMatch(/^this Windows is Windows NT 5\.2/);
+    expect(ferryErrorOf(() => refuseOldWindows("", 5, 2)).message).toMatch(/^this Windows is Windows NT 5\.2/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { FerryError } from "../errors";
+import { ferryErrorOf } from "../../test/fixtures/errors";
 import { guidBytes, guidText, loadOption, readBootEntries, withBootEntries, type UefiBootEntry } from "./ovmf-vars";
 
 /** Debian's OVMF templates (package ovmf), read as they ship. */
@@ -16,21 +16,11 @@ function differences(a: Buffer, b: Buffer): number[] {
   return out;
 }
 
-function errorOf(f: () => unknown): FerryError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof FerryError) return e;
-    throw e;
-  }
-  throw new Error("did not throw");
-}
-
 describe("GUIDs", () => {
   it("are stored with their first three fields little-endian, as EFI_GUID is", () => {
     expect(guidBytes("8be4df61-93ca-11d2-aa0d-00e098032b8c").toString("hex")).toBe("61dfe48bca93d211aa0d00e098032b8c");
     expect(guidText(guidBytes("8BE4DF61-93CA-11D2-AA0D-00E098032B8C"))).toBe("8BE4DF61-93CA-11D2-AA0D-00E098032B8C");
-    expect(errorOf(() => guidBytes("not-a-guid")).code).toBe("uefi-vars.entry");
+    expect(ferryErrorOf(() => guidBytes("not-a-guid")).code).toBe("uefi-vars.entry");
   });
 });
 
@@ -56,10 +46,10 @@ describe("loadOption", () => {
   });
 
   it("refuses what cannot be a boot entry", () => {
-    expect(errorOf(() => loadOption({ ...DEBIAN, path: "/EFI/debian/shimx64.efi" })).message).toMatch(/must start with a backslash/);
-    expect(errorOf(() => loadOption({ ...DEBIAN, partition: { ...DEBIAN.partition, number: 0 } })).message).toMatch(/partition number 0/);
-    expect(errorOf(() => loadOption({ ...DEBIAN, partition: { ...DEBIAN.partition, sizeLba: -1 } })).message).toMatch(/must be positive LBAs/);
-    expect(errorOf(() => loadOption({ ...DEBIAN, description: "" })).message).toMatch(/needs a description/);
+    expect(ferryErrorOf(() => loadOption({ ...DEBIAN, path: "/EFI/debian/shimx64.efi" })).message).toMatch(/must start with a backslash/);
+    expect(ferryErrorOf(() => loadOption({ ...DEBIAN, partition: { ...DEBIAN.partition, number: 0 } })).message).toMatch(/partition number 0/);
+    expect(ferryErrorOf(() => loadOption({ ...DEBIAN, partition: { ...DEBIAN.partition, sizeLba: -1 } })).message).toMatch(/must be positive LBAs/);
+    expect(ferryErrorOf(() => loadOption({ ...DEBIAN, description: "" })).message).toMatch(/needs a description/);
   });
 });
 
@@ -133,33 +123,33 @@ describe("withBootEntries", () => {
   });
 
   it("refuses a template it does not understand, a damaged one, one without room, and no entries", () => {
-    expect(errorOf(() => withBootEntries(Buffer.alloc(540672, 0xff), [DEBIAN])).message).toMatch(/no firmware volume signature \(_FVH\)/);
-    expect(errorOf(() => withBootEntries(Buffer.alloc(16), [DEBIAN])).message).toMatch(/this is 16 bytes/);
+    expect(ferryErrorOf(() => withBootEntries(Buffer.alloc(540672, 0xff), [DEBIAN])).message).toMatch(/no firmware volume signature \(_FVH\)/);
+    expect(ferryErrorOf(() => withBootEntries(Buffer.alloc(16), [DEBIAN])).message).toMatch(/this is 16 bytes/);
     const otherFv = Buffer.from(TEMPLATE);
     otherFv[16] = otherFv[16]! ^ 1;
-    expect(errorOf(() => withBootEntries(otherFv, [DEBIAN])).message).toMatch(/not the NV data volume/);
+    expect(ferryErrorOf(() => withBootEntries(otherFv, [DEBIAN])).message).toMatch(/not the NV data volume/);
     const badSum = Buffer.from(TEMPLATE);
     badSum[44] = badSum[44]! ^ 0x10;
-    expect(errorOf(() => withBootEntries(badSum, [DEBIAN])).message).toMatch(/checksum is wrong/);
+    expect(ferryErrorOf(() => withBootEntries(badSum, [DEBIAN])).message).toMatch(/checksum is wrong/);
     const plain = Buffer.from(TEMPLATE);
     guidBytes("ddcf3616-3275-4164-98b6-fe85707ffe7d").copy(plain, 72);
-    const e = errorOf(() => withBootEntries(plain, [DEBIAN]));
+    const e = ferryErrorOf(() => withBootEntries(plain, [DEBIAN]));
     expect(e.code).toBe("uefi-vars.template");
     expect(e.message).toMatch(/not authenticated/);
     expect(e.hint).toMatch(/OVMF_VARS_4M\.fd/);
     const unhealthy = Buffer.from(TEMPLATE);
     unhealthy[72 + 21] = 0x00;
-    expect(errorOf(() => withBootEntries(unhealthy, [DEBIAN])).message).toMatch(/not formatted and healthy/);
+    expect(ferryErrorOf(() => withBootEntries(unhealthy, [DEBIAN])).message).toMatch(/not formatted and healthy/);
     const dirty = Buffer.from(TEMPLATE);
     dirty[200] = 0;
-    expect(errorOf(() => withBootEntries(dirty, [DEBIAN])).message).toMatch(/not erased at offset 200/);
-    const full = errorOf(() => withBootEntries(TEMPLATE, [{ ...DEBIAN, description: "x".repeat(140_000) }]));
+    expect(ferryErrorOf(() => withBootEntries(dirty, [DEBIAN])).message).toMatch(/not erased at offset 200/);
+    const full = ferryErrorOf(() => withBootEntries(TEMPLATE, [{ ...DEBIAN, description: "x".repeat(140_000) }]));
     expect(full.code).toBe("uefi-vars.full");
     expect(full.message).toMatch(/has 262044 bytes free and the boot entries need \d+/);
-    expect(errorOf(() => withBootEntries(TEMPLATE, [])).code).toBe("uefi-vars.entry");
+    expect(ferryErrorOf(() => withBootEntries(TEMPLATE, [])).code).toBe("uefi-vars.entry");
     // A variable whose sizes run past the store is damage, not a variable.
     const runaway = withBootEntries(TEMPLATE, [DEBIAN]);
     runaway.writeUInt32LE(0x7fffffff, 100 + 40);
-    expect(errorOf(() => readBootEntries(runaway)).message).toMatch(/runs past the end of the store/);
+    expect(ferryErrorOf(() => readBootEntries(runaway)).message).toMatch(/runs past the end of the store/);
   });
 });

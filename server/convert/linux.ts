@@ -214,22 +214,22 @@ export async function convertLinux(app: Appliance, g: GuestInspection, target: C
 
   // 7. Regenerate the grub config (unless it ran beside the rebuild); then remap
   // what it wrote, since grub-probe in the appliance sees the disks under their old names.
-  if (grubCmd && g.bootloader.config) {
+  if (grubCmd && grubConfig) {
     const run = grubRun ?? (await app.shAll([grubCmd]))[0]!;
     if (run.code === 0) report.grubRegenerated = true;
-    else target.warn("convert.grub", `${grubCmd} failed (exit ${run.code}: ${run.output.trim().slice(-300)}); ${g.bootloader.config} was edited in place instead`);
+    else target.warn("convert.grub", `${grubCmd} failed (exit ${run.code}: ${run.output.trim().slice(-300)}); ${grubConfig} was edited in place instead`);
     if (report.grubRegenerated) {
       const root = targetRootDevice(g.root, target.targetDisks);
-      const cfg = await read(g.bootloader.config);
+      const cfg = await read(grubConfig);
       if (root && cfg !== null) {
         const r = pinKernelRoot(cfg, root);
-        if (r.edits.length) await write(g.bootloader.config, r.text);
-        for (const e of r.edits) report.remapped.push({ file: g.bootloader.config, ...e });
+        if (r.edits.length) await write(grubConfig, r.text);
+        for (const e of r.edits) report.remapped.push({ file: grubConfig, ...e });
       }
-    } else await remapFile(g.bootloader.config);
-    const cfg = await read(g.bootloader.config);
+    } else await remapFile(grubConfig);
+    const cfg = await read(grubConfig);
     if (cfg !== null && !report.grubRegenerated && !/console=ttyS0/.test(cfg)) {
-      await write(g.bootloader.config, cfg.replace(/^(\s*linux\S*\s+\S+.*)$/gm, (l) => `${l} console=tty0 console=ttyS0,115200n8`));
+      await write(grubConfig, cfg.replace(/^(\s*linux\S*\s+\S+.*)$/gm, (l) => `${l} console=tty0 console=ttyS0,115200n8`));
     }
   } else if (g.bootloader.kind === "grub-legacy" && g.bootloader.config) {
     await remapFile(g.bootloader.config);

@@ -133,6 +133,6 @@ export async function configuredVirtioWin(path: string | null): Promise<{ path: 
 }
 
 /** The virtio-win a plan gets: the configured one, for a Windows guest whose job wants drivers; null otherwise. */
-export async function virtioWinFor(vm: { guestOS: { family: string } }, wanted: boolean, path: string | null): Promise<{ path: string; supports: string[] } | null> {
+export async function virtioWinFor(vm: { guestOS: { family: string } }, wanted: boolean, path: string | null): ReturnType<typeof configuredVirtioWin> {
   return wanted && vm.guestOS.family === "windows" ? configuredVirtioWin(path) : null;
 }

@@ -89,7 +89,6 @@ export async function openLibvirtOutput(plan: TargetPlan): Promise<Output> {
       const xml = readFileSync(files.stagedMetadata, "utf8");
       const written = files.commit();
       const tmp = mkdtempSync(join(tmpdir(), "ferry-define-"));
-      let defined = false;
       try {
         await poolRefresh(uri, pool);
         if (replace) {
@@ -99,7 +98,6 @@ export async function openLibvirtOutput(plan: TargetPlan): Promise<Output> {
         const xmlFile = join(tmp, `${plan.name}.xml`);
         writeFileSync(xmlFile, xml, { mode: 0o600 });
         await defineDomain(uri, xmlFile);
-        defined = true;
         report?.log(`defined the domain "${plan.name}" on ${uri}, its disks in pool "${pool}"`);
       } catch (e) {
         await removeVolumes(written);
@@ -108,7 +106,7 @@ export async function openLibvirtOutput(plan: TargetPlan): Promise<Output> {
         rmSync(tmp, { recursive: true, force: true });
       }
       let started = false;
-      if (plan.output.start && defined) {
+      if (plan.output.start) {
         try {
           await startDomain(uri, plan.name);
           // A guest that dies at once (bad firmware, missing device) is not "running".

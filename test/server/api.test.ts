@@ -2,22 +2,19 @@
  * The tRPC API over real HTTP, with the real client: queries, mutations,
  * typed errors, and job events over SSE that resume after a reconnect.
  */
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, TRPCClientError } from "@trpc/client";
-import type { createHTTPServer as CreateHTTPServer } from "@trpc/server/adapters/standalone";
-import { EventSource } from "eventsource";
+import { TRPCClientError } from "@trpc/client";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AppRouter } from "../../server/api/root";
 import type { PipelineEvent } from "../../server/pipeline";
+import { apiClient, serveApi, type ApiClient, type ApiServer } from "../fixtures/api-server";
 import { makeGuest } from "../fixtures/guest";
 
 const root = mkdtempSync(join(tmpdir(), "ferry-api-"));
 const share = join(root, "share");
-let server: ReturnType<typeof CreateHTTPServer>;
-let client: ReturnType<typeof createTRPCClient<AppRouter>>;
+let server: ApiServer;
+let client: ApiClient;
 let url: string;
 
 beforeAll(async () => {
@@ -28,12 +25,7 @@ beforeAll(async () => {
   process.env.FERRY_DATA_DIR = join(root, "data");
   process.env.FERRY_CONFIG = join(root, "ferry.json");
   process.env.FERRY_ADMIN_PASSWORD = PASSWORD;
-  const { createHTTPServer } = await import("@trpc/server/adapters/standalone");
-  const { appRouter } = await import("../../server/api/root");
-  const { createContext } = await import("../../server/api/trpc");
-  server = createHTTPServer({ router: appRouter, createContext });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, url } = await serveApi());
   client = makeClient(jar);
   await client.auth.login.mutate({ user: "admin", password: PASSWORD });
   expect(jar.cookie).toMatch(/^ferry_session=/);
@@ -44,21 +36,12 @@ const jar = { cookie: "" };
 
 /** A client with its own cookie jar: what a browser tab is. */
 function makeClient(j: { cookie: string }, extraHeaders: Record<string, string> = {}) {
-  const withCookie = (init?: RequestInit): RequestInit => ({ ...init, headers: { ...(init?.headers as Record<string, string>), ...extraHeaders, ...(j.cookie ? { cookie: j.cookie } : {}) } });
-  const cookieFetch = async (input: RequestInfo | URL, init?: RequestInit) => {
-    const res = await fetch(input, withCookie(init));
-    const set = res.headers.get("set-cookie");
-    if (set) j.cookie = set.split(";")[0]!.endsWith("=") ? "" : set.split(";")[0]!;
-    return res;
-  };
-  return createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === "subscription",
-        true: httpSubscriptionLink({ url, EventSource, eventSourceOptions: () => ({ fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, withCookie(init)) }) as never }),
-        false: httpBatchLink({ url, fetch: cookieFetch as typeof fetch }),
-      }),
-    ],
+  return apiClient(url, {
+    headers: () => ({ ...extraHeaders, ...(j.cookie ? { cookie: j.cookie } : {}) }),
+    onResponse: (res) => {
+      const set = res.headers.get("set-cookie");
+      if (set) j.cookie = set.split(";")[0]!.endsWith("=") ? "" : set.split(";")[0]!;
+    },
   });
 }
 

@@ -6,18 +6,15 @@
  * jobs, serves the API and notices lost hosts). Real qemu-img copies of
  * small copy-only guests; a throwaway PostgreSQL cluster of the test's own.
  */
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
-import type { createHTTPServer as CreateHTTPServer } from "@trpc/server/adapters/standalone";
-import { EventSource } from "eventsource";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AppRouter } from "../../server/api/root";
 import type { Ferry } from "../../server/app";
 import type { Job, StoredEvent } from "../../server/jobs";
+import { apiClient, serveApi, type ApiServer } from "../fixtures/api-server";
 import { makeGuest } from "../fixtures/guest";
 import { startPostgres, type TestPostgres } from "../fixtures/postgres";
 
@@ -29,7 +26,7 @@ const LEASE_SECONDS = 5;
 let pg: TestPostgres;
 let url: string;
 let f: Ferry;
-let server: ReturnType<typeof CreateHTTPServer>;
+let server: ApiServer;
 let api: string;
 let token: string;
 const workers = new Map<string, ChildProcess>();
@@ -91,16 +88,11 @@ beforeAll(async () => {
   );
   // This process is the web host.
   Object.assign(process.env, { FERRY_DATABASE_URL: url, FERRY_DATA_DIR: join(root, "data-web"), FERRY_CONFIG: join(root, "ferry.json"), FERRY_NO_WORKER: "1", FERRY_ADMIN_PASSWORD: "hosts test password", FERRY_ACCEL: "tcg" });
-  const { createHTTPServer } = await import("@trpc/server/adapters/standalone");
-  const { appRouter } = await import("../../server/api/root");
-  const { createContext } = await import("../../server/api/trpc");
   const { ferry } = await import("../../server/app");
   f = ferry();
   await f.ready;
   token = (await f.auth.createSession("admin")).token;
-  server = createHTTPServer({ router: appRouter, createContext });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, url: api } = await serveApi());
   startWorker("conv-a");
   startWorker("conv-b");
   await wait("both hosts to heartbeat", async () => (await f.store.hosts()).filter((h) => h.state === "online").length === 2, 60_000);
@@ -115,16 +107,7 @@ afterAll(async () => {
 });
 
 function client() {
-  const headers = { cookie: `ferry_session=${token}` };
-  return createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === "subscription",
-        true: httpSubscriptionLink({ url: api, EventSource, eventSourceOptions: () => ({ fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) }) as never }),
-        false: httpBatchLink({ url: api, headers }),
-      }),
-    ],
-  });
+  return apiClient(api, { headers: () => ({ cookie: `ferry_session=${token}` }) });
 }
 
 describe("two conversion hosts on PostgreSQL", () => {

@@ -4,15 +4,12 @@
  * the Review step's XML for that host, a job that defines and starts the
  * guest, and the job page's live domain state.
  */
-import { createTRPCClient, httpBatchLink } from "@trpc/client";
-import type { createHTTPServer as CreateHTTPServer } from "@trpc/server/adapters/standalone";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AppRouter } from "../../server/api/root";
 import { loadConfig } from "../../server/shares";
+import { apiClient, serveApi, type ApiClient, type ApiServer } from "../fixtures/api-server";
 import { makeGuest } from "../fixtures/guest";
 import { startLibvirtd, type TestLibvirtd } from "../fixtures/libvirtd";
 
@@ -21,8 +18,8 @@ const share = join(root, "share");
 const PASSWORD = "libvirt target admin password";
 let lv: TestLibvirtd;
 let poolDir: string;
-let server: ReturnType<typeof CreateHTTPServer>;
-let client: ReturnType<typeof createTRPCClient<AppRouter>>;
+let server: ApiServer;
+let client: ApiClient;
 
 beforeAll(async () => {
   lv = await startLibvirtd();
@@ -44,25 +41,15 @@ beforeAll(async () => {
   process.env.FERRY_DATA_DIR = join(root, "data");
   process.env.FERRY_CONFIG = join(root, "ferry.json");
   process.env.FERRY_ADMIN_PASSWORD = PASSWORD;
-  const { createHTTPServer } = await import("@trpc/server/adapters/standalone");
-  const { appRouter } = await import("../../server/api/root");
-  const { createContext } = await import("../../server/api/trpc");
-  server = createHTTPServer({ router: appRouter, createContext });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveApi();
+  server = served.server;
   let cookie = "";
-  client = createTRPCClient<AppRouter>({
-    links: [
-      httpBatchLink({
-        url,
-        fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
-          const res = await fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
-          const set = res.headers.get("set-cookie");
-          if (set) cookie = set.split(";")[0]!;
-          return res;
-        }) as typeof fetch,
-      }),
-    ],
+  client = apiClient(served.url, {
+    headers: (): Record<string, string> => (cookie ? { cookie } : {}),
+    onResponse: (res) => {
+      const set = res.headers.get("set-cookie");
+      if (set) cookie = set.split(";")[0]!;
+    },
   });
   await client.auth.login.mutate({ user: "admin", password: PASSWORD });
 }, 120_000);

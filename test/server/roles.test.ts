@@ -4,15 +4,11 @@
  * to the router without a line here, or without a role on the procedure
  * itself, fails this test.
  */
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
-import type { createHTTPServer as CreateHTTPServer } from "@trpc/server/adapters/standalone";
-import { EventSource } from "eventsource";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AppRouter } from "../../server/api/root";
+import { apiClient, serveApi, type ApiServer } from "../fixtures/api-server";
 
 const POLICY: Record<string, "public" | "viewer" | "operator" | "admin"> = {
   "auth.me": "public",
@@ -45,7 +41,7 @@ const POLICY: Record<string, "public" | "viewer" | "operator" | "admin"> = {
 const RANK = ["viewer", "operator", "admin"] as const;
 
 const root = mkdtempSync(join(tmpdir(), "ferry-roles-"));
-let server: ReturnType<typeof CreateHTTPServer>;
+let server: ApiServer;
 let url: string;
 type Procedures = Record<string, { _def: { type: "query" | "mutation" | "subscription"; meta?: { access?: string }; inputs: unknown[] } }>;
 let procedures: Procedures;
@@ -59,9 +55,7 @@ beforeAll(async () => {
   process.env.FERRY_CONFIG = join(root, "ferry.json");
   process.env.FERRY_ADMIN_PASSWORD = "roles admin password";
   process.env.FERRY_NO_WORKER = "1";
-  const { createHTTPServer } = await import("@trpc/server/adapters/standalone");
   const { appRouter } = await import("../../server/api/root");
-  const { createContext } = await import("../../server/api/trpc");
   const { ferry } = await import("../../server/app");
   procedures = appRouter._def.procedures as unknown as Procedures;
   const { auth, ready } = ferry();
@@ -70,9 +64,7 @@ beforeAll(async () => {
   await auth.addUser("olga", "operator", "olga's password");
   // Sessions straight from the real store: one fresh session per call, so auth.logout cannot spoil the next one.
   mint = async (user) => (await auth.createSession(user)).token;
-  server = createHTTPServer({ router: appRouter, createContext });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, url } = await serveApi());
 }, 120_000);
 
 afterAll(() => {
@@ -80,16 +72,7 @@ afterAll(() => {
 });
 
 function client(token: string | null) {
-  const headers: Record<string, string> = token ? { cookie: `ferry_session=${token}` } : {};
-  return createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === "subscription",
-        true: httpSubscriptionLink({ url, EventSource, eventSourceOptions: () => ({ fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) }) as never }),
-        false: httpBatchLink({ url, headers }),
-      }),
-    ],
-  });
+  return apiClient(url, { headers: (): Record<string, string> => (token ? { cookie: `ferry_session=${token}` } : {}) });
 }
 
 /** Call a procedure by its path with an input that fails validation where there is one (nothing happens); the error code, or "ok". */

@@ -13,6 +13,15 @@ import { makeGuest } from "../../test/fixtures/guest";
 import { startPostgres } from "../../test/fixtures/postgres";
 import { median, type Row } from "./row";
 
+/** A worker and everything it started (its own process group); nothing when it is gone already. */
+function killGroup(c: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-c.pid!, signal);
+  } catch {
+    /* gone */
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, cond: () => Promise<boolean>, ms: number): Promise<void> {
@@ -64,13 +73,7 @@ export async function benchHosts(work: string, root: string): Promise<Row[]> {
         if (new Set(jobs.map((j) => j!.host)).size !== hosts.length) throw new Error(`bench batch: not every host took a job (${[...new Set(jobs.map((j) => j!.host))].join(", ")})`);
         return seconds;
       } finally {
-        for (const c of mine) {
-          try {
-            process.kill(-c.pid!, "SIGTERM");
-          } catch {
-            /* gone */
-          }
-        }
+        for (const c of mine) killGroup(c, "SIGTERM");
         await store.close();
         rmSync(out, { recursive: true, force: true });
       }
@@ -155,13 +158,7 @@ export async function benchHosts(work: string, root: string): Promise<Row[]> {
     rows.push({ name: `hosts: jobs claimed twice, 4 competing workers, ${four.claims} claims`, unit: "claims", ferry: four.doubled, baseline: four.claims, baselineName: "claims made", target: 0 });
     rows.push({ name: "hosts: (same) wall time per claim, 4 workers competing", unit: "ms", ferry: four.msPerClaim, baseline: single.msPerClaim, baselineName: "1 worker claiming alone" });
   } finally {
-    for (const c of children) {
-      try {
-        process.kill(-c.pid!, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }
+    for (const c of children) killGroup(c, "SIGKILL");
     await pg.stop();
   }
   return rows;
